@@ -1,0 +1,175 @@
+//! BTP-NIPs application logic: what the NIP-01 messages arriving over STREAM mean, and who
+//! pays whom (docs/btp-nips.md §3–§5).
+//!
+//! - [`publisher`]: peers subscribed to us (inbound subscriptions): paid REQ, replay,
+//!   EOSE, live pushes, per-event payments, the delivery credit, CLOSE.
+//! - [`subscriber`]: our subscriptions to peers (outbound): opening them when a local
+//!   client asks for a linked peer's events, storing what arrives, paying per event.
+//!
+//! Every packet's effects (events, subscription records, the ledger credit) are committed
+//! in one storage submission before the receiver fulfills: a Fulfill means committed.
+mod publisher;
+mod subscriber;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use protocol::ilp::ErrorCode;
+use protocol::nostr::{ClientMessage, Event, RelayMessage};
+use storage::{Direction, InsertOutcome, Op, OpOutcome, SubscriptionRecord};
+
+pub use subscriber::upstream_for;
+
+use crate::connector::Source;
+use crate::node::Node;
+use crate::stream::{PacketContext, StreamDelivery};
+
+/// A refusal of a whole packet: the ILP error code and the message (which starts with a
+/// NIP-01 machine-readable prefix, e.g. `payment-required:`).
+pub type Refusal = (ErrorCode, String);
+
+/// Subscription state in memory; the records are mirrored in storage.
+#[derive(Default)]
+pub struct Subscriptions {
+    inbound: Mutex<HashMap<(String, String), publisher::Inbound>>,
+    outbound: Mutex<HashMap<String, subscriber::Outbound>>,
+}
+
+impl Subscriptions {
+    /// Snapshot of all subscription records, for status output.
+    pub fn records(&self) -> Vec<SubscriptionRecord> {
+        let mut v: Vec<SubscriptionRecord> =
+            self.inbound.lock().expect("poisoned").values().map(|s| s.record.clone()).collect();
+        v.extend(self.outbound.lock().expect("poisoned").values().map(|s| s.record.clone()));
+        v
+    }
+}
+
+/// Load persisted subscriptions at start-up. Inbound ones wait for the subscriber to
+/// resume; outbound ones reopen when their peer's link comes up.
+pub async fn restore(node: &Arc<Node>) -> Result<(), storage::StorageError> {
+    for record in node.storage.subscriptions().await? {
+        match record.direction {
+            Direction::Inbound => publisher::restore(node, record),
+            Direction::Outbound => subscriber::restore(node, record),
+        }
+    }
+    Ok(())
+}
+
+/// A peer's link came up: start a fresh outgoing connection to it (it may have restarted)
+/// and resume our subscriptions to it.
+pub fn on_link_up(node: &Arc<Node>, peer: &str) {
+    if let Ok(pk) = protocol::btpnips::secret::parse_hex32(peer) {
+        node.stream.reset_outgoing(&pk);
+    }
+    publisher::on_link_up(node, peer);
+    subscriber::on_link_up(node, peer);
+}
+
+/// A new event was stored (from any source): push it to peers whose subscriptions match.
+pub fn on_new_event(node: &Arc<Node>, event: &Arc<Event>) {
+    publisher::on_new_event(node, event);
+}
+
+/// One parsed BTP-NIPs message and the stream it came on.
+pub(crate) enum Incoming {
+    Client(ClientMessage),
+    Relay(RelayMessage),
+}
+
+fn parse(text: &str) -> Result<Incoming, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("invalid: not JSON: {e}"))?;
+    let arr = value.as_array().ok_or("invalid: message is not a JSON array")?;
+    let kind = arr.first().and_then(|v| v.as_str()).ok_or("invalid: message type missing")?;
+    let relay_side = match kind {
+        "EVENT" => arr.len() == 3,
+        "EOSE" | "CLOSED" | "NOTICE" | "OK" => true,
+        _ => false,
+    };
+    if relay_side {
+        RelayMessage::parse(text).map(Incoming::Relay).map_err(|e| e.to_string())
+    } else {
+        ClientMessage::parse(text).map(Incoming::Client).map_err(|e| e.to_string())
+    }
+}
+
+/// Work to do once a packet's effects are committed.
+pub(crate) enum After {
+    /// Show a newly stored event to local clients and subscribed peers; the index is the
+    /// event's `Op::InsertEvent` in the submission (nothing happens for a duplicate).
+    Broadcast(Arc<Event>, usize),
+    Publisher(publisher::After),
+    Subscriber(subscriber::After),
+}
+
+/// Apply one STREAM packet's messages and money. Commits before returning `Ok`, so the
+/// receiver may fulfill. `Err` refuses the whole packet and commits nothing.
+///
+/// Money on a stream pays for the REQ on that stream if there is one; money alone is a
+/// payment for delivered events.
+pub async fn on_stream_packet(node: &Arc<Node>, ctx: PacketContext, deliveries: Vec<StreamDelivery>) -> Result<(), Refusal> {
+    let mut ops = Vec::new();
+    let mut after = Vec::new();
+    for d in &deliveries {
+        let mut money_left = d.money;
+        for text in &d.messages {
+            match parse(text).map_err(|e| (ErrorCode::F99_APPLICATION_ERROR, e))? {
+                Incoming::Client(m) => {
+                    let money = if matches!(m, ClientMessage::Req { .. }) { std::mem::take(&mut money_left) } else { 0 };
+                    publisher::on_client_message(node, &ctx, d.stream_id, money, m, &mut ops, &mut after)?
+                }
+                Incoming::Relay(m) => subscriber::on_relay_message(node, &ctx, m, &mut ops, &mut after)?,
+            }
+        }
+        if money_left > 0 {
+            publisher::on_payment(node, &ctx, d.stream_id, money_left, &mut ops, &mut after);
+        }
+        if d.closed {
+            publisher::on_stream_closed(node, &ctx, d.stream_id, &mut ops, &mut after);
+        }
+    }
+    if ctx.amount > 0 {
+        let Source::Peer(account) = &ctx.from else {
+            return Err((ErrorCode::F99_APPLICATION_ERROR, "invalid: local money to self".into()));
+        };
+        let entry = crate::connector::ledger_entry(node, account, ctx.amount as i64, format!("in:{}", ctx.condition), "fulfilled incoming Prepare");
+        ops.push(Op::Ledger(entry));
+    }
+    let outcomes = if ops.is_empty() {
+        Vec::new()
+    } else {
+        node.storage.writer().submit(ops).await.map_err(|e| {
+            tracing::error!(error = %e, "could not commit packet effects");
+            (ErrorCode::T00_INTERNAL_ERROR, "error: could not store".to_string())
+        })?
+    };
+    for a in after {
+        match a {
+            After::Broadcast(e, i) => {
+                if matches!(outcomes.get(i), Some(OpOutcome::Event(InsertOutcome::Stored | InsertOutcome::Ephemeral))) {
+                    let _ = node.hub.send(e.clone());
+                    on_new_event(node, &e);
+                }
+            }
+            After::Publisher(a) => publisher::after_commit(node, a),
+            After::Subscriber(a) => subscriber::after_commit(node, a),
+        }
+    }
+    Ok(())
+}
+
+/// Frame one NIP-01 message for a stream. Errors only for messages over the framing limit.
+pub(crate) fn frame(msg: &RelayMessageOrClient) -> Vec<u8> {
+    let json = match msg {
+        RelayMessageOrClient::Relay(m) => m.to_json(),
+        RelayMessageOrClient::Client(m) => m.to_json(),
+    };
+    protocol::btpnips::framing::encode_message(&json).unwrap_or_default()
+}
+
+/// Either side's message, for [`frame`].
+pub(crate) enum RelayMessageOrClient {
+    Relay(RelayMessage),
+    Client(ClientMessage),
+}

@@ -1,0 +1,317 @@
+//! Inbound subscriptions: a peer subscribed to us. It pays with the REQ (per period) and
+//! after each delivered EVENT; we replay stored matches, send EOSE, then push live events,
+//! and close the subscription with `CLOSED payment-required:` when unpaid delivery passes
+//! the configured credit (docs/btp-nips.md §4).
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use protocol::btpnips::addressing::TAG_LEN;
+use protocol::ilp::ErrorCode;
+use protocol::nostr::{ClientMessage, Event, Filter, RelayMessage};
+use storage::{Direction, Op, SubscriptionRecord};
+
+use super::{frame, After as Any, Refusal, RelayMessageOrClient};
+use crate::node::Node;
+use crate::stream::PacketContext;
+
+/// Most filters in one REQ from a peer.
+pub const MAX_FILTERS: usize = 10;
+
+/// Live state of one inbound subscription.
+pub(crate) struct Inbound {
+    pub record: SubscriptionRecord,
+    /// Our stream (on our outgoing connection `tag`) that carries the EVENTs.
+    out: Option<([u8; TAG_LEN], u64)>,
+    /// Stored-event replay still running: live events wait in `backlog`.
+    replaying: bool,
+    backlog: Vec<Arc<Event>>,
+    /// EVENTs queued for delivery (counts toward the credit before they are fulfilled).
+    sent: u64,
+}
+
+/// Work after commit.
+pub(crate) enum After {
+    Replay { key: (String, String), filters: Vec<Filter> },
+}
+
+type Key = (String, String);
+
+pub(super) fn restore(node: &Arc<Node>, record: SubscriptionRecord) {
+    let key = (record.peer.clone(), record.subscription_id.clone());
+    let sent = record.events_delivered;
+    // Live delivery resumes when the subscriber sends its REQ again.
+    let mut record = record;
+    if record.status == "active" {
+        record.status = "waiting-for-resume".into();
+    }
+    node.subs.inbound.lock().expect("poisoned").insert(key, Inbound { record, out: None, replaying: false, backlog: vec![], sent });
+}
+
+pub(super) fn on_link_up(node: &Arc<Node>, peer: &str) {
+    for (_, s) in node.subs.inbound.lock().expect("poisoned").iter_mut().filter(|((p, _), _)| p == peer) {
+        s.out = None;
+    }
+}
+
+/// A REQ, CLOSE or EVENT from a peer acting as a client of ours.
+pub(super) fn on_client_message(
+    node: &Arc<Node>, ctx: &PacketContext, stream_id: u64, money: u64, msg: ClientMessage, ops: &mut Vec<Op>, after: &mut Vec<Any>,
+) -> Result<(), Refusal> {
+    match msg {
+        ClientMessage::Req { subscription_id, filters } => on_req(node, ctx, stream_id, money, subscription_id, filters, ops, after),
+        ClientMessage::Close { subscription_id } => {
+            let mut map = node.subs.inbound.lock().expect("poisoned");
+            if let Some(s) = map.get_mut(&(ctx.peer.clone(), subscription_id.clone())) {
+                s.record.status = "closed".into();
+                bump(&mut s.record);
+                ops.push(Op::UpsertSubscription(s.record.clone()));
+            }
+            Ok(())
+        }
+        ClientMessage::Event(_) => Err((
+            ErrorCode::F99_APPLICATION_ERROR,
+            "restricted: publishing to this node through a peer link is not supported yet".into(),
+        )),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn on_req(
+    node: &Arc<Node>, ctx: &PacketContext, stream_id: u64, money: u64, sub_id: String, filters: Vec<Filter>, ops: &mut Vec<Op>, after: &mut Vec<Any>,
+) -> Result<(), Refusal> {
+    if filters.len() > MAX_FILTERS {
+        return Err((ErrorCode::F99_APPLICATION_ERROR, format!("invalid: at most {MAX_FILTERS} filters per REQ")));
+    }
+    let prices = &node.config.prices;
+    let now = crate::clock::now_secs();
+    let key: Key = (ctx.peer.clone(), sub_id.clone());
+    let mut map = node.subs.inbound.lock().expect("poisoned");
+    let paid_active = map.get(&key).is_some_and(|s| s.record.paid_until > now);
+    if !paid_active && money < prices.subscription {
+        return Err((
+            ErrorCode::F04_INSUFFICIENT_DESTINATION_AMOUNT,
+            format!(
+                "payment-required: a subscription costs {} {} (asset scale {}) per {} s; this REQ carried {}",
+                prices.subscription, node.config.asset_code, node.config.asset_scale, prices.subscription_period_secs, money
+            ),
+        ));
+    }
+    let periods = match prices.subscription {
+        0 if paid_active => 0,
+        0 => 1,
+        p => money / p,
+    };
+    let entry = map.entry(key.clone()).or_insert_with(|| Inbound {
+        record: SubscriptionRecord {
+            direction: Direction::Inbound,
+            peer: ctx.peer.clone(),
+            subscription_id: sub_id,
+            filters: vec![],
+            stream_id,
+            amount_paid: 0,
+            events_delivered: 0,
+            paid_until: 0,
+            periods_paid: 0,
+            status: String::new(),
+            revision: 0,
+            created_at: now,
+            updated_at: now,
+        },
+        out: None,
+        replaying: false,
+        backlog: vec![],
+        sent: 0,
+    });
+    let r = &mut entry.record;
+    r.paid_until = r.paid_until.max(now) + periods * prices.subscription_period_secs;
+    r.periods_paid += periods;
+    r.amount_paid += money;
+    r.filters = filters.clone();
+    r.stream_id = stream_id;
+    r.status = "active".into();
+    bump(r);
+    entry.sent = entry.sent.max(r.events_delivered);
+    entry.replaying = true;
+    entry.backlog.clear();
+    ops.push(Op::UpsertSubscription(r.clone()));
+    after.push(Any::Publisher(After::Replay { key, filters }));
+    Ok(())
+}
+
+/// Money alone on a subscriber's REQ stream: payment for delivered events.
+pub(super) fn on_payment(node: &Arc<Node>, ctx: &PacketContext, stream_id: u64, money: u64, ops: &mut Vec<Op>, _after: &mut Vec<Any>) {
+    let mut map = node.subs.inbound.lock().expect("poisoned");
+    let sub = map.iter_mut().find(|((p, _), s)| *p == ctx.peer && s.record.stream_id == stream_id);
+    match sub {
+        Some((_, s)) => {
+            s.record.amount_paid += money;
+            bump(&mut s.record);
+            ops.push(Op::UpsertSubscription(s.record.clone()));
+        }
+        None => tracing::info!(peer = %ctx.peer, stream_id, money, "payment on a stream with no subscription; credited to the account"),
+    }
+}
+
+/// The subscriber closed its REQ stream: same as CLOSE.
+pub(super) fn on_stream_closed(node: &Arc<Node>, ctx: &PacketContext, stream_id: u64, ops: &mut Vec<Op>, _after: &mut Vec<Any>) {
+    let mut map = node.subs.inbound.lock().expect("poisoned");
+    for ((p, _), s) in map.iter_mut() {
+        if *p == ctx.peer && s.record.stream_id == stream_id && s.record.status == "active" {
+            s.record.status = "closed".into();
+            bump(&mut s.record);
+            ops.push(Op::UpsertSubscription(s.record.clone()));
+        }
+    }
+}
+
+pub(super) fn after_commit(node: &Arc<Node>, a: After) {
+    match a {
+        After::Replay { key, filters } => {
+            let node = node.clone();
+            tokio::spawn(async move { replay(&node, key, filters).await });
+        }
+    }
+}
+
+/// Send stored matches, then EOSE, then whatever arrived live meanwhile.
+async fn replay(node: &Arc<Node>, key: Key, filters: Vec<Filter>) {
+    let events = match node.storage.query_events(&filters).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "replay query failed");
+            Vec::new()
+        }
+    };
+    let mut seen = HashSet::new();
+    for e in events {
+        seen.insert(e.id.clone());
+        deliver(node, &key, &Arc::new(e));
+    }
+    send(node, &key, RelayMessage::Eose { subscription_id: key.1.clone() });
+    let backlog = {
+        let mut map = node.subs.inbound.lock().expect("poisoned");
+        match map.get_mut(&key) {
+            Some(s) => {
+                s.replaying = false;
+                std::mem::take(&mut s.backlog)
+            }
+            None => vec![],
+        }
+    };
+    for e in backlog.into_iter().filter(|e| !seen.contains(&e.id)) {
+        deliver(node, &key, &e);
+    }
+}
+
+pub(super) fn on_new_event(node: &Arc<Node>, event: &Arc<Event>) {
+    let keys: Vec<Key> = {
+        let mut map = node.subs.inbound.lock().expect("poisoned");
+        let mut ready = Vec::new();
+        for (k, s) in map.iter_mut() {
+            if s.record.status != "active" || !s.record.filters.iter().any(|f| f.matches(event)) {
+                continue;
+            }
+            if s.replaying {
+                s.backlog.push(event.clone());
+            } else {
+                ready.push(k.clone());
+            }
+        }
+        ready
+    };
+    for k in keys {
+        deliver(node, &k, event);
+    }
+}
+
+/// Queue one EVENT to the subscriber, unless unpaid delivery is over the credit, in which
+/// case the subscription is closed with `CLOSED payment-required:`.
+fn deliver(node: &Arc<Node>, key: &Key, event: &Arc<Event>) {
+    let prices = &node.config.prices;
+    let over_credit = {
+        let mut map = node.subs.inbound.lock().expect("poisoned");
+        let Some(s) = map.get_mut(key) else { return };
+        if s.record.status != "active" {
+            return;
+        }
+        let due = s.record.periods_paid * prices.subscription + (s.sent + 1) * prices.event_delivered;
+        if due.saturating_sub(s.record.amount_paid) > prices.delivery_credit {
+            s.record.status = "closed: unpaid delivery over credit".into();
+            bump(&mut s.record);
+            Some(s.record.clone())
+        } else {
+            s.sent += 1;
+            None
+        }
+    };
+    if let Some(record) = over_credit {
+        let msg = format!("payment-required: unpaid delivery passed the credit of {} units", prices.delivery_credit);
+        send(node, key, RelayMessage::Closed { subscription_id: key.1.clone(), message: msg });
+        persist(node, record);
+        return;
+    }
+    let msg = RelayMessage::Event { subscription_id: key.1.clone(), event: (**event).clone() };
+    let Some(rx) = send(node, key, msg) else {
+        if let Some(s) = node.subs.inbound.lock().expect("poisoned").get_mut(key) {
+            s.sent -= 1;
+        }
+        return;
+    };
+    let (node, key) = (node.clone(), key.clone());
+    tokio::spawn(async move {
+        let ok = matches!(rx.await, Ok(Ok(())));
+        let record = {
+            let mut map = node.subs.inbound.lock().expect("poisoned");
+            let Some(s) = map.get_mut(&key) else { return };
+            if !ok {
+                s.sent = s.sent.saturating_sub(1);
+                return;
+            }
+            s.record.events_delivered += 1;
+            bump(&mut s.record);
+            s.record.clone()
+        };
+        persist(&node, record);
+    });
+}
+
+/// Queue a message on the subscription's stream (opening one on our current outgoing
+/// connection if needed). Returns the outcome receiver, or `None` if it could not be queued.
+fn send(node: &Arc<Node>, key: &Key, msg: RelayMessage) -> Option<tokio::sync::oneshot::Receiver<Result<(), crate::stream::SendError>>> {
+    let peer = protocol::btpnips::secret::parse_hex32(&key.0).ok()?;
+    let conn = node.stream.outgoing(node, peer).ok()?;
+    let stream_id = {
+        let mut map = node.subs.inbound.lock().expect("poisoned");
+        let s = map.get_mut(key)?;
+        match s.out {
+            Some((tag, id)) if tag == conn.tag => id,
+            _ => {
+                let id = conn.open_stream();
+                s.out = Some((conn.tag, id));
+                id
+            }
+        }
+    };
+    match conn.enqueue(stream_id, frame(&RelayMessageOrClient::Relay(msg)), 0) {
+        Ok(rx) => Some(rx),
+        Err(e) => {
+            tracing::warn!(peer = %key.0, error = %e, "could not queue delivery");
+            None
+        }
+    }
+}
+
+fn persist(node: &Arc<Node>, record: SubscriptionRecord) {
+    let node = node.clone();
+    tokio::spawn(async move {
+        if let Err(e) = node.storage.writer().submit(vec![Op::UpsertSubscription(record)]).await {
+            tracing::error!(error = %e, "could not persist subscription");
+        }
+    });
+}
+
+/// Advance a record's revision and update time (storage keeps the highest revision).
+pub(super) fn bump(r: &mut SubscriptionRecord) {
+    r.revision += 1;
+    r.updated_at = crate::clock::now_secs();
+}

@@ -1,0 +1,274 @@
+//! Outbound subscriptions: this node subscribed to a peer node on behalf of its owner's
+//! clients. A local REQ for a linked peer's pubkey opens (or resumes) one node-level
+//! subscription to that peer, paid with the REQ; each EVENT that arrives is verified,
+//! stored, fulfilled, shown to local clients, and then paid for (docs/btp-nips.md §4).
+use std::sync::Arc;
+
+use protocol::ilp::ErrorCode;
+use protocol::nostr::{ClientMessage, Filter, RelayMessage};
+use storage::{Direction, Op, SubscriptionRecord};
+use tokio::sync::watch;
+
+use super::publisher::bump;
+use super::{frame, After as Any, Refusal, RelayMessageOrClient};
+use crate::node::Node;
+use crate::stream::{PacketContext, SendError};
+
+/// Live state of one outbound subscription (one per peer node).
+pub(crate) struct Outbound {
+    pub record: SubscriptionRecord,
+    /// Turns true at the peer's EOSE (or when opening failed): local REQs wait for it.
+    synced: watch::Sender<bool>,
+}
+
+/// Work after commit.
+pub(crate) enum After {
+    /// Pay `amount` for a delivered event on our REQ stream to `peer`.
+    Pay { peer: String, stream_id: u64, amount: u64 },
+}
+
+fn sub_id_for(peer: &str) -> String {
+    format!("btpnips-{}", &peer[..16])
+}
+
+pub(super) fn restore(node: &Arc<Node>, mut record: SubscriptionRecord) {
+    if record.status == "active" || record.status == "opening" {
+        record.status = "resuming".into();
+    }
+    let (synced, _) = watch::channel(false);
+    node.subs.outbound.lock().expect("poisoned").insert(record.peer.clone(), Outbound { record, synced });
+}
+
+pub(super) fn on_link_up(node: &Arc<Node>, peer: &str) {
+    let resume = {
+        let map = node.subs.outbound.lock().expect("poisoned");
+        map.get(peer).is_some_and(|s| matches!(s.record.status.as_str(), "active" | "resuming" | "opening"))
+    };
+    if resume {
+        spawn_open(node, peer.to_owned());
+    }
+}
+
+/// Make sure every linked peer named in the filters' `authors` has an outbound
+/// subscription, and return one receiver per such subscription that turns `true` once the
+/// peer has sent its stored events (EOSE).
+pub fn upstream_for(node: &Arc<Node>, filters: &[Filter]) -> Vec<watch::Receiver<bool>> {
+    let mut out = Vec::new();
+    let authors: std::collections::BTreeSet<String> =
+        filters.iter().filter_map(|f| f.authors.as_ref()).flatten().cloned().collect();
+    for author in authors {
+        if author == node.key.pubkey_hex || !node.peers.lock().expect("poisoned").contains_key(&author) {
+            continue;
+        }
+        let mut open = false;
+        {
+            let mut map = node.subs.outbound.lock().expect("poisoned");
+            match map.get(&author) {
+                Some(s) if s.record.status.starts_with("closed") || s.record.status.starts_with("refused") => continue,
+                Some(s) => out.push(s.synced.subscribe()),
+                None => {
+                    let now = crate::clock::now_secs();
+                    let record = SubscriptionRecord {
+                        direction: Direction::Outbound,
+                        peer: author.clone(),
+                        subscription_id: sub_id_for(&author),
+                        filters: vec![Filter { authors: Some(vec![author.clone()]), ..Default::default() }],
+                        stream_id: 0,
+                        amount_paid: 0,
+                        events_delivered: 0,
+                        paid_until: 0,
+                        periods_paid: 0,
+                        status: "opening".into(),
+                        revision: 0,
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    let (synced, rx) = watch::channel(false);
+                    out.push(rx);
+                    map.insert(author.clone(), Outbound { record, synced });
+                    open = true;
+                }
+            }
+        }
+        if open {
+            spawn_open(node, author);
+        }
+    }
+    out
+}
+
+fn spawn_open(node: &Arc<Node>, peer: String) {
+    let node = node.clone();
+    tokio::spawn(async move { open(&node, &peer).await });
+}
+
+/// Send (or resend) the REQ, paying for a new period if the paid one is over.
+async fn open(node: &Arc<Node>, peer: &str) {
+    let Some(info) = node.peers.lock().expect("poisoned").get(peer).cloned() else { return };
+    let Ok(pk) = protocol::btpnips::secret::parse_hex32(peer) else { return };
+    let cfg = &node.config;
+    if info.prices.subscription > cfg.max_subscription_price || info.prices.event_delivered > cfg.max_event_price {
+        let why = format!(
+            "refused: peer asks {} per period and {} per event; our limits are {} and {}",
+            info.prices.subscription, info.prices.event_delivered, cfg.max_subscription_price, cfg.max_event_price
+        );
+        finish(node, peer, |r| r.status = why.clone());
+        return;
+    }
+    let since = match node.storage.query_events(&[Filter { authors: Some(vec![peer.to_owned()]), limit: Some(1), ..Default::default() }]).await {
+        Ok(v) => v.first().map(|e| e.created_at + 1),
+        Err(_) => None,
+    };
+    let conn = match node.stream.outgoing(node, pk) {
+        Ok(c) => c,
+        Err(e) => return finish(node, peer, |r| r.status = format!("resuming: {e}")),
+    };
+    let stream_id = conn.open_stream();
+    let now = crate::clock::now_secs();
+    let Some((sub_id, mut filters, amount)) = ({
+        let mut map = node.subs.outbound.lock().expect("poisoned");
+        map.get_mut(peer).map(|s| {
+            s.record.stream_id = stream_id;
+            let amount = if s.record.paid_until > now { 0 } else { info.prices.subscription };
+            (s.record.subscription_id.clone(), s.record.filters.clone(), amount)
+        })
+    }) else {
+        return;
+    };
+    for f in &mut filters {
+        f.since = since;
+    }
+    let req = ClientMessage::Req { subscription_id: sub_id, filters };
+    let result = conn.send(stream_id, frame(&RelayMessageOrClient::Client(req)), amount).await;
+    match result {
+        Ok(()) => {
+            tracing::info!(peer, stream_id, amount, "subscription open");
+            let mut map = node.subs.outbound.lock().expect("poisoned");
+            if let Some(s) = map.get_mut(peer) {
+                let r = &mut s.record;
+                r.status = "active".into();
+                if amount > 0 {
+                    r.amount_paid += amount;
+                    r.periods_paid += 1;
+                    r.paid_until = now + info.prices.subscription_period_secs;
+                }
+                bump(r);
+                persist(node, r.clone());
+            }
+        }
+        Err(SendError::Rejected(r)) => {
+            tracing::warn!(peer, code = %r.code, message = %r.message, "peer refused our subscription");
+            finish(node, peer, |rec| rec.status = format!("closed: {} {}", r.code, r.message));
+        }
+        Err(e) => {
+            tracing::warn!(peer, error = %e, "could not open subscription; will retry when the link is back");
+            finish(node, peer, |rec| rec.status = "resuming".into());
+        }
+    }
+}
+
+/// Update the record, persist it, and release local REQs waiting for EOSE.
+fn finish(node: &Arc<Node>, peer: &str, f: impl FnOnce(&mut SubscriptionRecord)) {
+    let mut map = node.subs.outbound.lock().expect("poisoned");
+    if let Some(s) = map.get_mut(peer) {
+        f(&mut s.record);
+        bump(&mut s.record);
+        persist(node, s.record.clone());
+        let _ = s.synced.send(true);
+    }
+}
+
+/// An EVENT, EOSE, CLOSED, NOTICE or OK from a peer we subscribed to.
+pub(super) fn on_relay_message(
+    node: &Arc<Node>, ctx: &PacketContext, msg: RelayMessage, ops: &mut Vec<Op>, after: &mut Vec<Any>,
+) -> Result<(), Refusal> {
+    let refuse = |m: String| (ErrorCode::F99_APPLICATION_ERROR, m);
+    match msg {
+        RelayMessage::Event { subscription_id, event } => {
+            event.verify().map_err(|e| refuse(e.to_ok_message()))?;
+            let mut map = node.subs.outbound.lock().expect("poisoned");
+            let s = map
+                .get_mut(&ctx.peer)
+                .filter(|s| s.record.subscription_id == subscription_id)
+                .ok_or_else(|| refuse(format!("invalid: no subscription {subscription_id:?}")))?;
+            if !s.record.filters.iter().any(|f| f.matches(&event)) {
+                return Err(refuse("invalid: event does not match the subscription".into()));
+            }
+            s.record.events_delivered += 1;
+            bump(&mut s.record);
+            let price = node.peers.lock().expect("poisoned").get(&ctx.peer).map(|i| i.prices.event_delivered).unwrap_or(0);
+            let event = Arc::new(event);
+            ops.push(Op::InsertEvent((*event).clone()));
+            after.push(Any::Broadcast(event, ops.len() - 1));
+            ops.push(Op::UpsertSubscription(s.record.clone()));
+            if price > 0 {
+                after.push(Any::Subscriber(After::Pay { peer: ctx.peer.clone(), stream_id: s.record.stream_id, amount: price }));
+            }
+            Ok(())
+        }
+        RelayMessage::Eose { subscription_id } => {
+            if let Some(s) = node.subs.outbound.lock().expect("poisoned").get(&ctx.peer) {
+                if s.record.subscription_id == subscription_id {
+                    let _ = s.synced.send(true);
+                }
+            }
+            Ok(())
+        }
+        RelayMessage::Closed { subscription_id, message } => {
+            let mut map = node.subs.outbound.lock().expect("poisoned");
+            if let Some(s) = map.get_mut(&ctx.peer).filter(|s| s.record.subscription_id == subscription_id) {
+                tracing::warn!(peer = %ctx.peer, %message, "peer closed our subscription");
+                s.record.status = format!("closed: {message}");
+                bump(&mut s.record);
+                ops.push(Op::UpsertSubscription(s.record.clone()));
+                let _ = s.synced.send(true);
+            }
+            Ok(())
+        }
+        RelayMessage::Notice { message } => {
+            tracing::info!(peer = %ctx.peer, %message, "NOTICE from peer");
+            Ok(())
+        }
+        RelayMessage::Ok { event_id, accepted, message } => {
+            tracing::info!(peer = %ctx.peer, %event_id, accepted, %message, "OK from peer");
+            Ok(())
+        }
+    }
+}
+
+pub(super) fn after_commit(node: &Arc<Node>, a: After) {
+    match a {
+        After::Pay { peer, stream_id, amount } => {
+            let Ok(pk) = protocol::btpnips::secret::parse_hex32(&peer) else { return };
+            let Ok(conn) = node.stream.outgoing(node, pk) else { return };
+            let rx = match conn.enqueue(stream_id, Vec::new(), amount) {
+                Ok(rx) => rx,
+                Err(e) => return tracing::warn!(%peer, error = %e, "could not queue payment"),
+            };
+            let node = node.clone();
+            tokio::spawn(async move {
+                match rx.await {
+                    Ok(Ok(())) => {
+                        let mut map = node.subs.outbound.lock().expect("poisoned");
+                        if let Some(s) = map.get_mut(&peer) {
+                            s.record.amount_paid += amount;
+                            bump(&mut s.record);
+                            persist(&node, s.record.clone());
+                        }
+                    }
+                    Ok(Err(e)) => tracing::warn!(%peer, error = %e, "payment for a delivered event failed"),
+                    Err(_) => tracing::warn!(%peer, "payment dropped"),
+                }
+            });
+        }
+    }
+}
+
+fn persist(node: &Arc<Node>, record: SubscriptionRecord) {
+    let node = node.clone();
+    tokio::spawn(async move {
+        if let Err(e) = node.storage.writer().submit(vec![Op::UpsertSubscription(record)]).await {
+            tracing::error!(error = %e, "could not persist subscription");
+        }
+    });
+}

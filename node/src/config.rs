@@ -1,0 +1,111 @@
+//! Node configuration: defaults, then `<data_dir>/btpnips.toml` (or `--config`), then
+//! `BTPNIPS_*` environment variables (figment). Every field has a working default, so a
+//! fresh node needs no file at all.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+pub use discovery::BootstrapPeer;
+
+/// Prices this node asks, in units of its asset at `asset_scale` (docs/btp-nips.md §4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceConfig {
+    /// Price of one subscription period, paid with the REQ.
+    pub subscription: u64,
+    /// Length of a subscription period in seconds.
+    pub subscription_period_secs: u64,
+    /// Price per EVENT delivered on a subscription, paid by the subscriber after delivery.
+    pub event_delivered: u64,
+    /// Unpaid delivery (units) tolerated before the subscription is closed.
+    pub delivery_credit: u64,
+}
+
+impl Default for PriceConfig {
+    fn default() -> Self {
+        Self { subscription: 1_000, subscription_period_secs: 86_400, event_delivered: 10, delivery_credit: 100 }
+    }
+}
+
+/// The whole node configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Directory holding the key, the SQLite database and the API token.
+    pub data_dir: PathBuf,
+    /// NIP-01 relay endpoint (WebSocket + NIP-11). Loopback by default: it is the owner's.
+    pub relay_listen: SocketAddr,
+    /// Operator JSON API (`/api/status`), behind a bearer token.
+    pub api_listen: SocketAddr,
+    /// BTP-over-WebSocket listener for peer links.
+    pub peer_listen: SocketAddr,
+    /// This node's ILP address. Default: `test.btpnips.<first 16 hex of the pubkey>`.
+    pub ilp_address: Option<String>,
+    /// Asset code of all peer accounts, e.g. "ETH".
+    pub asset_code: String,
+    /// Asset scale of all amounts (e.g. 9: one unit is 10^-9 ETH, a gwei).
+    pub asset_scale: u8,
+    /// What this node charges subscribers.
+    pub prices: PriceConfig,
+    /// Most this node pays per subscription period when subscribing to a peer; a peer asking
+    /// more is not subscribed to.
+    pub max_subscription_price: u64,
+    /// Most this node pays per delivered event.
+    pub max_event_price: u64,
+    /// Peers to link with at start-up.
+    pub bootstrap: Vec<BootstrapPeer>,
+    /// Seconds to wait for a peer's EOSE before answering a local REQ from what is stored.
+    pub upstream_eose_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            relay_listen: "127.0.0.1:7777".parse().expect("valid"),
+            api_listen: "127.0.0.1:7780".parse().expect("valid"),
+            peer_listen: "127.0.0.1:7790".parse().expect("valid"),
+            ilp_address: None,
+            asset_code: "ETH".into(),
+            asset_scale: 9,
+            prices: PriceConfig::default(),
+            max_subscription_price: 100_000,
+            max_event_price: 1_000,
+            bootstrap: Vec::new(),
+            upstream_eose_timeout_secs: 10,
+        }
+    }
+}
+
+/// `$HOME/.btpnips`, or `./.btpnips` without a home directory.
+pub fn default_data_dir() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".btpnips")
+}
+
+/// Name of the config file looked up inside the data dir.
+pub const CONFIG_FILE: &str = "btpnips.toml";
+
+impl Config {
+    /// Load: defaults ← config file ← `BTPNIPS_*` env (nested keys with `__`, e.g.
+    /// `BTPNIPS_PRICES__SUBSCRIPTION=5`). `data_dir` (CLI) picks where to look for
+    /// `btpnips.toml` when `config_file` is not given.
+    ///
+    /// Errors: unreadable or ill-typed configuration (figment's message names the key).
+    pub fn load(data_dir: Option<&Path>, config_file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
+        let mut base = Config::default();
+        if let Some(d) = data_dir {
+            base.data_dir = d.to_path_buf();
+        }
+        let file = config_file.map(Path::to_path_buf).unwrap_or_else(|| base.data_dir.join(CONFIG_FILE));
+        let mut cfg: Config = Figment::from(Serialized::defaults(&base))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("BTPNIPS_").split("__"))
+            .extract()
+            .map_err(Box::new)?;
+        if let Some(d) = data_dir {
+            cfg.data_dir = d.to_path_buf();
+        }
+        Ok(cfg)
+    }
+}

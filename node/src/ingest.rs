@@ -1,0 +1,43 @@
+//! The event pipeline for events published by local clients: check → verify → store (the
+//! single writer commits) → fan out. The answer is a NIP-01 `OK` and `OK true` is only
+//! given after the commit.
+use std::sync::Arc;
+
+use protocol::nostr::{machine_message, prefix, Event};
+use storage::InsertOutcome;
+
+use crate::node::Node;
+
+/// Largest event accepted, as JSON bytes (128 KiB).
+pub const MAX_EVENT_BYTES: usize = 128 * 1024;
+/// How far in the future (seconds) `created_at` may be.
+pub const MAX_FUTURE_SECS: u64 = 15 * 60;
+
+/// Accept or refuse one event. Returns `(accepted, message)` for `["OK", id, accepted,
+/// message]`; refusals start with a NIP-01 machine-readable prefix.
+pub async fn publish(node: &Arc<Node>, event: Event) -> (bool, String) {
+    let size = event.to_json().len();
+    if size > MAX_EVENT_BYTES {
+        return (false, machine_message(prefix::INVALID, &format!("event is {size} bytes; the limit is {MAX_EVENT_BYTES}")));
+    }
+    if let Err(e) = event.verify() {
+        return (false, e.to_ok_message());
+    }
+    if event.created_at > crate::clock::now_secs() + MAX_FUTURE_SECS {
+        return (false, machine_message(prefix::INVALID, "created_at is more than 15 minutes in the future"));
+    }
+    let event = Arc::new(event);
+    match node.storage.writer().insert_event((*event).clone()).await {
+        Ok(InsertOutcome::Stored | InsertOutcome::Ephemeral) => {
+            let _ = node.hub.send(event.clone());
+            crate::btpnips::on_new_event(node, &event);
+            (true, String::new())
+        }
+        Ok(InsertOutcome::Duplicate) => (true, machine_message(prefix::DUPLICATE, "already have this event")),
+        Ok(InsertOutcome::Superseded) => (true, machine_message(prefix::DUPLICATE, "have a newer version of this replaceable event")),
+        Err(e) => {
+            tracing::error!(error = %e, "could not store event");
+            (false, machine_message(prefix::ERROR, "could not store the event"))
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! BTP 2.0 over WebSocket (RFC 23): the listener, the dialer and the per-link task.
+//!
+//! One BTP packet per binary WebSocket message. After auth, either side sends ILP Prepares
+//! as `Message{ilp}` and gets the Fulfill/Reject back as `Response{ilp}` with the same
+//! request id. An unparseable frame closes the link (RFC 23: never answer garbage); other
+//! links are untouched.
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use protocol::btp::{self, BtpPacket};
+use protocol::btpnips::info::NodeInfo;
+use protocol::ilp::{Packet, Prepare};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use super::{handshake, LinkError, LinkHandle, SendPrepare};
+use crate::config::BootstrapPeer;
+use crate::connector::{self, Source};
+use crate::node::Node;
+
+type Ws = WebSocketStream<TcpStream>;
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+static NEXT_LINK_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Bind the peer listener and accept links until shutdown. Returns the bound address.
+pub async fn listen(node: Arc<Node>) -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind(node.config.peer_listen).await?;
+    let addr = listener.local_addr()?;
+    let mut stop = node.shutdown_signal();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, remote)) => {
+                        let node = node.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = accept(node, tcp).await {
+                                tracing::warn!(%remote, error = %e, "peer link refused");
+                            }
+                        });
+                    }
+                    Err(e) => tracing::warn!(error = %e, "accept failed"),
+                },
+            }
+        }
+    });
+    Ok(addr)
+}
+
+async fn accept(node: Arc<Node>, tcp: TcpStream) -> anyhow::Result<()> {
+    tcp.set_nodelay(true)?;
+    let mut ws = tokio_tungstenite::accept_async(tcp).await?;
+    let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_packet(&mut ws))
+        .await
+        .map_err(|_| anyhow::anyhow!("no auth within {HANDSHAKE_TIMEOUT:?}"))??;
+    match handshake::server_accept(&node, &first) {
+        Ok((peer, response)) => {
+            ws.send(Message::binary(response.encode())).await?;
+            run(node, ws, peer, "inbound").await;
+            Ok(())
+        }
+        Err((why, error)) => {
+            let _ = ws.send(Message::binary(error.encode())).await;
+            let _ = ws.close(None).await;
+            anyhow::bail!(why)
+        }
+    }
+}
+
+/// Keep a link to a bootstrap peer up: dial, run, and redial with exponential backoff
+/// (1 s doubling to 30 s) until shutdown.
+pub fn dial_forever(node: Arc<Node>, peer: BootstrapPeer) {
+    tokio::spawn(async move {
+        let mut stop = node.shutdown_signal();
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            match dial(&node, &peer).await {
+                Ok((ws, info)) => {
+                    backoff = Duration::from_secs(1);
+                    run(node.clone(), ws, info, "outbound").await;
+                }
+                Err(e) => tracing::warn!(url = %peer.url, error = %e, "dial failed"),
+            }
+            if *stop.borrow() {
+                break;
+            }
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    });
+}
+
+async fn dial(node: &Node, peer: &BootstrapPeer) -> anyhow::Result<(Ws, NodeInfo)> {
+    let server_pk = protocol::btpnips::secret::parse_hex32(&peer.pubkey)?;
+    let url: tokio_tungstenite::tungstenite::http::Uri = peer.url.parse()?;
+    let host = url.host().ok_or_else(|| anyhow::anyhow!("url has no host"))?;
+    let port = url.port_u16().unwrap_or(80);
+    let tcp = TcpStream::connect((host.trim_matches(['[', ']']), port)).await?;
+    tcp.set_nodelay(true)?;
+    let (mut ws, _) = tokio_tungstenite::client_async(peer.url.as_str(), tcp).await?;
+    let auth = handshake::client_auth(node, rand::random(), &server_pk)?;
+    ws.send(Message::binary(auth.encode())).await?;
+    let reply = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_packet(&mut ws))
+        .await
+        .map_err(|_| anyhow::anyhow!("no auth reply within {HANDSHAKE_TIMEOUT:?}"))??;
+    let info = handshake::client_check(&reply, &peer.pubkey)?;
+    Ok((ws, info))
+}
+
+/// Read the next BTP packet, skipping ping/pong.
+async fn next_packet(ws: &mut Ws) -> anyhow::Result<BtpPacket> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Binary(b))) => return Ok(BtpPacket::decode(&b)?),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(other)) => anyhow::bail!("unexpected WebSocket message {other:?}"),
+            Some(Err(e)) => return Err(e.into()),
+            None => anyhow::bail!("connection closed"),
+        }
+    }
+}
+
+type Pending = HashMap<u32, (tokio::time::Instant, oneshot::Sender<Result<Result<protocol::ilp::Fulfill, protocol::ilp::Reject>, LinkError>>)>;
+
+/// Drive one authenticated link until it closes.
+async fn run(node: Arc<Node>, ws: Ws, peer: NodeInfo, direction: &'static str) {
+    let account = peer.pubkey.clone();
+    let link_id = NEXT_LINK_ID.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut commands) = mpsc::channel::<SendPrepare>(1024);
+    let handle = LinkHandle { account: account.clone(), link_id, info: peer.clone(), direction, tx };
+    let (mut sink, mut source) = ws.split();
+    let (out_tx, mut out_rx) = mpsc::channel::<Message>(1024);
+    let writer = tokio::spawn(async move {
+        while let Some(m) = out_rx.recv().await {
+            if sink.send(m).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    crate::connector::link_up(&node, handle).await;
+    tracing::info!(peer = %account, direction, address = %peer.ilp_address, "peer link up");
+
+    let mut pending: Pending = HashMap::new();
+    let mut next_id: u32 = rand::random();
+    let mut sweep = tokio::time::interval(Duration::from_secs(5));
+    let mut stop = node.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = sweep.tick() => {
+                let now = tokio::time::Instant::now();
+                pending.retain(|_, (deadline, _)| *deadline > now);
+            }
+            cmd = commands.recv() => {
+                let Some(SendPrepare { prepare, reply }) = cmd else { break };
+                next_id = next_id.wrapping_add(1);
+                let frame = BtpPacket::Message { request_id: next_id, protocol_data: vec![btp::ilp_entry(prepare.encode())] };
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+                pending.insert(next_id, (deadline, reply));
+                if out_tx.send(Message::binary(frame.encode())).await.is_err() { break; }
+            }
+            msg = source.next() => {
+                let bytes = match msg {
+                    Some(Ok(Message::Binary(b))) => b,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                    Some(Ok(Message::Text(_))) => { tracing::warn!(peer = %account, "text frame on a BTP link; closing"); break; }
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Err(e)) => { tracing::info!(peer = %account, error = %e, "link read error"); break; }
+                };
+                let packet = match BtpPacket::decode(&bytes) {
+                    Ok(p) => p,
+                    Err(e) => { tracing::warn!(peer = %account, error = %e, "unparseable BTP frame; closing link"); break; }
+                };
+                handle_frame(&node, &account, packet, &mut pending, &out_tx);
+            }
+        }
+    }
+    for (_, (_, reply)) in pending.drain() {
+        let _ = reply.send(Err(LinkError::Closed));
+    }
+    drop(out_tx);
+    let _ = writer.await;
+    crate::connector::link_down(&node, &account, link_id);
+    tracing::info!(peer = %account, "peer link down");
+}
+
+fn handle_frame(node: &Arc<Node>, account: &str, packet: BtpPacket, pending: &mut Pending, out: &mpsc::Sender<Message>) {
+    match packet {
+        BtpPacket::Message { request_id, protocol_data } => {
+            let Some(entry) = btp::find_entry(&protocol_data, "ilp").filter(|_| protocol_data[0].protocol_name == "ilp") else {
+                let _ = out.try_send(Message::binary(btp_error(request_id, "F01", "InvalidFieldsError", "primary protocol must be ilp").encode()));
+                return;
+            };
+            let prepare = match Prepare::decode(&entry.data) {
+                Ok(p) => p,
+                Err(e) => {
+                    let reject = connector::reject(node, e.reject_code(), &format!("invalid packet: {e}"));
+                    let _ = out.try_send(response(request_id, reject.encode()));
+                    return;
+                }
+            };
+            let (node, account, out) = (node.clone(), account.to_owned(), out.clone());
+            tokio::spawn(async move {
+                let reply = match connector::handle_prepare(&node, Source::Peer(account), prepare).await {
+                    Ok(f) => f.encode(),
+                    Err(r) => r.encode(),
+                };
+                let _ = out.send(response(request_id, reply)).await;
+            });
+        }
+        BtpPacket::Response { request_id, protocol_data } => {
+            let Some((_, reply)) = pending.remove(&request_id) else { return };
+            let result = match btp::find_entry(&protocol_data, "ilp").map(|e| Packet::decode(&e.data)) {
+                Some(Ok(Packet::Fulfill(f))) => Ok(Ok(f)),
+                Some(Ok(Packet::Reject(r))) => Ok(Err(r)),
+                Some(Ok(Packet::Prepare(_))) => Err(LinkError::Malformed("Prepare in a Response".into())),
+                Some(Err(e)) => Err(LinkError::Malformed(e.to_string())),
+                None => Err(LinkError::Malformed("Response without ilp entry".into())),
+            };
+            let _ = reply.send(result);
+        }
+        BtpPacket::Error { request_id, code, name, .. } => {
+            if let Some((_, reply)) = pending.remove(&request_id) {
+                let _ = reply.send(Err(LinkError::Btp(format!("{code} {name}"))));
+            }
+        }
+        BtpPacket::Transfer { request_id, .. } => {
+            let _ = out.try_send(Message::binary(btp_error(request_id, "F00", "NotAcceptedError", "BTP Transfer is not supported; settlement uses payment-channel claims").encode()));
+        }
+    }
+}
+
+fn response(request_id: u32, ilp: Vec<u8>) -> Message {
+    Message::binary(BtpPacket::Response { request_id, protocol_data: vec![btp::ilp_entry(ilp)] }.encode())
+}
+
+fn btp_error(request_id: u32, code: &str, name: &str, why: &str) -> BtpPacket {
+    BtpPacket::Error {
+        request_id,
+        code: code.into(),
+        name: name.into(),
+        triggered_at: crate::clock::now(),
+        data: why.as_bytes().to_vec(),
+        protocol_data: vec![],
+    }
+}

@@ -1,0 +1,79 @@
+//! The BTP auth exchange that opens a link between two btpnips nodes (docs/btp-nips.md §1).
+use protocol::btp::{self, BtpPacket, ContentType, ProtocolData};
+use protocol::btpnips::{auth, info, info::NodeInfo, secret::parse_hex32};
+
+use crate::node::Node;
+
+/// BTP error code F00 NotAccepted (RFC 23), sent when auth fails.
+const NOT_ACCEPTED: &str = "F00";
+
+/// The auth Message a dialer sends to `server_pubkey`.
+pub fn client_auth(node: &Node, request_id: u32, server_pubkey: &[u8; 32]) -> anyhow::Result<BtpPacket> {
+    let token = auth::make_token(&node.key.secret, server_pubkey, crate::clock::now_secs(), &rand::random())?;
+    let mut packet = btp::auth_message(request_id, &node.key.pubkey_hex, &token);
+    if let BtpPacket::Message { protocol_data, .. } = &mut packet {
+        protocol_data.push(info_entry(node));
+    }
+    Ok(packet)
+}
+
+fn info_entry(node: &Node) -> ProtocolData {
+    ProtocolData {
+        protocol_name: info::PROTOCOL_NAME.into(),
+        content_type: ContentType::ApplicationJson,
+        data: node.info().to_json_bytes(),
+    }
+}
+
+/// Server side: check the first frame of a new connection. On success returns the peer's
+/// info and the Response to send; on failure the BTP Error to send before closing.
+pub fn server_accept(node: &Node, first: &BtpPacket) -> Result<(NodeInfo, BtpPacket), (String, BtpPacket)> {
+    let request_id = first.request_id();
+    let fail = |why: String| {
+        let err = BtpPacket::Error {
+            request_id,
+            code: NOT_ACCEPTED.into(),
+            name: "NotAccepted".into(),
+            triggered_at: crate::clock::now(),
+            data: why.clone().into_bytes(),
+            protocol_data: vec![],
+        };
+        (why, err)
+    };
+    let BtpPacket::Message { protocol_data, .. } = first else {
+        return Err(fail("first frame must be an auth Message".into()));
+    };
+    let req = btp::parse_auth(protocol_data).map_err(|e| fail(format!("auth: {e}")))?;
+    let username = req.username.unwrap_or_default();
+    let client = parse_hex32(&username).map_err(|e| fail(format!("auth_username: {e}")))?;
+    auth::verify_token(&req.token, &node.key.pubkey, &client, crate::clock::now_secs())
+        .map_err(|e| fail(e.to_string()))?;
+    let entry = btp::find_entry(protocol_data, info::PROTOCOL_NAME)
+        .ok_or_else(|| fail(format!("missing {} entry", info::PROTOCOL_NAME)))?;
+    let peer = NodeInfo::from_json_bytes(&entry.data).map_err(|e| fail(e.to_string()))?;
+    if peer.pubkey != username {
+        return Err(fail("node info pubkey differs from auth_username".into()));
+    }
+    Ok((peer, BtpPacket::Response { request_id, protocol_data: vec![info_entry(node)] }))
+}
+
+/// Client side: check the server's answer to our auth Message.
+pub fn client_check(reply: &BtpPacket, expected_pubkey: &str) -> anyhow::Result<NodeInfo> {
+    match reply {
+        BtpPacket::Response { protocol_data, .. } => {
+            let entry = btp::find_entry(protocol_data, info::PROTOCOL_NAME)
+                .ok_or_else(|| anyhow::anyhow!("peer sent no {} entry", info::PROTOCOL_NAME))?;
+            let peer = NodeInfo::from_json_bytes(&entry.data)?;
+            anyhow::ensure!(
+                peer.pubkey == expected_pubkey,
+                "peer is {} but the bootstrap list expects {expected_pubkey}",
+                peer.pubkey
+            );
+            Ok(peer)
+        }
+        BtpPacket::Error { code, name, data, .. } => {
+            anyhow::bail!("peer refused auth: {code} {name}: {}", String::from_utf8_lossy(data))
+        }
+        _ => anyhow::bail!("unexpected reply to auth"),
+    }
+}

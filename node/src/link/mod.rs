@@ -1,0 +1,105 @@
+//! Peer links: authenticated, bidirectional channels that carry ILP packets to one peer.
+//!
+//! A link is anything that can take an ILP Prepare to its peer and bring back the Fulfill or
+//! Reject; the connector only sees [`LinkHandle`]. Today's transport is BTP 2.0 over
+//! WebSocket ([`btp_ws`]); libp2p/QUIC plugs in as a second transport behind the same handle.
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use protocol::btpnips::info::NodeInfo;
+use protocol::ilp::{Fulfill, Prepare, Reject};
+use tokio::sync::{mpsc, oneshot};
+
+mod btp_ws;
+mod handshake;
+
+pub use btp_ws::{dial_forever, listen};
+
+/// Why a link could not carry a packet (as opposed to the peer answering with a Reject).
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The link closed before the reply came.
+    #[error("link closed")]
+    Closed,
+    /// No reply before the deadline.
+    #[error("timed out waiting for the peer")]
+    Timeout,
+    /// The peer answered with a BTP Error instead of an ILP reply.
+    #[error("peer sent BTP error {0}")]
+    Btp(String),
+    /// The peer's reply was not a valid ILP Fulfill or Reject.
+    #[error("malformed reply: {0}")]
+    Malformed(String),
+}
+
+/// A request to a link's task: send this Prepare and answer on `reply`.
+pub(crate) struct SendPrepare {
+    pub prepare: Prepare,
+    pub reply: oneshot::Sender<Result<Result<Fulfill, Reject>, LinkError>>,
+}
+
+/// Handle to one live link. Clone freely.
+#[derive(Clone)]
+pub struct LinkHandle {
+    /// Account id of the peer: its pubkey hex.
+    pub account: String,
+    /// Unique id of this link instance (a reconnect gets a new one).
+    pub link_id: u64,
+    /// What the peer said about itself when the link came up.
+    pub info: NodeInfo,
+    /// "inbound" (the peer dialed us) or "outbound" (we dialed).
+    pub direction: &'static str,
+    pub(crate) tx: mpsc::Sender<SendPrepare>,
+}
+
+impl LinkHandle {
+    /// Send a Prepare to the peer and wait for its Fulfill or Reject, at most `timeout`.
+    ///
+    /// Errors: [`LinkError`] when no ILP reply came back (closed link, timeout, BTP error).
+    pub async fn send_prepare(&self, prepare: Prepare, timeout: Duration) -> Result<Result<Fulfill, Reject>, LinkError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(SendPrepare { prepare, reply }).await.map_err(|_| LinkError::Closed)?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(LinkError::Closed),
+            Err(_) => Err(LinkError::Timeout),
+        }
+    }
+}
+
+/// The live links, by account id.
+#[derive(Default)]
+pub struct Registry {
+    links: Mutex<HashMap<String, LinkHandle>>,
+}
+
+impl Registry {
+    /// The live link to `account`, if any.
+    pub fn get(&self, account: &str) -> Option<LinkHandle> {
+        self.links.lock().expect("poisoned").get(account).cloned()
+    }
+
+    /// All live links.
+    pub fn all(&self) -> Vec<LinkHandle> {
+        self.links.lock().expect("poisoned").values().cloned().collect()
+    }
+
+    /// Install a link, replacing any older link to the same account (the newer one wins, as
+    /// with the JS BTP listener).
+    pub(crate) fn insert(&self, link: LinkHandle) {
+        self.links.lock().expect("poisoned").insert(link.account.clone(), link);
+    }
+
+    /// Remove the link with `link_id` if it is still the current one for `account`.
+    /// Returns whether it was removed.
+    pub(crate) fn remove(&self, account: &str, link_id: u64) -> bool {
+        let mut links = self.links.lock().expect("poisoned");
+        if links.get(account).is_some_and(|l| l.link_id == link_id) {
+            links.remove(account);
+            true
+        } else {
+            false
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `btpnips` command line: run a node, or ask a running node for its status.
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use btpnips::config::Config;
+
+#[derive(Parser)]
+#[command(name = "btpnips", version, about = "A peer-to-peer node that carries Nostr inside Interledger")]
+struct Cli {
+    /// Data directory (key, database, API token, btpnips.toml). Default: ~/.btpnips
+    #[arg(long, global = true, env = "BTPNIPS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Config file (TOML). Default: <data-dir>/btpnips.toml if present.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the node (the default).
+    Run,
+    /// Create the data dir and key if missing, then print the node's pubkey.
+    Init,
+    /// Print a running node's status (peers, subscriptions, balances) as JSON.
+    Status,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BTPNIPS_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let config = Config::load(cli.data_dir.as_deref(), cli.config.as_deref()).context("loading configuration")?;
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => {
+            let node = btpnips::node::Node::start(config).await?;
+            node.wait_for_shutdown_signal().await;
+            Ok(())
+        }
+        Command::Init => {
+            std::fs::create_dir_all(&config.data_dir)?;
+            let key = btpnips::keys::NodeKey::load_or_generate(&config.data_dir)?;
+            println!("{}", key.pubkey_hex);
+            Ok(())
+        }
+        Command::Status => {
+            let json = btpnips::api::fetch_status(&config).await?;
+            println!("{}", serde_json::to_string_pretty(&json)?);
+            Ok(())
+        }
+    }
+}

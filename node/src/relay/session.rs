@@ -1,0 +1,182 @@
+//! One local client connection (NIP-01).
+//!
+//! The session task owns all of its state, so nothing is locked. A REQ is answered in
+//! order: stored matches, then EOSE, then live events. When the filters name a linked peer
+//! node's pubkey, the node first opens (or resumes) its paid subscription to that peer and
+//! waits (bounded) for the peer's EOSE, so the peer's stored events are among the stored
+//! matches. Live events that arrive while a REQ is still being answered wait and are sent
+//! after its EOSE, without duplicates.
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use protocol::nostr::{machine_message, prefix, ClientMessage, Event, Filter, RelayMessage};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::node::Node;
+
+/// Largest client message accepted, bytes.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// Most concurrent subscriptions per connection.
+pub const MAX_SUBSCRIPTIONS: usize = 32;
+/// Most filters per REQ.
+pub const MAX_FILTERS: usize = 16;
+
+struct Sub {
+    filters: Vec<Filter>,
+    /// REQ still being answered: live matches wait here.
+    pending: Option<Vec<Arc<Event>>>,
+    /// Ids sent as stored matches (to drop live duplicates).
+    sent: HashSet<String>,
+    generation: u64,
+}
+
+struct Ready {
+    sub_id: String,
+    generation: u64,
+    events: Result<Vec<Event>, String>,
+}
+
+/// Serve one client until it disconnects or the node shuts down.
+pub async fn run(node: Arc<Node>, socket: WebSocket) {
+    let (mut sink, mut source) = socket.split();
+    let mut live = node.hub.subscribe();
+    let (ready_tx, mut ready_rx) = mpsc::channel::<Ready>(64);
+    let mut subs: HashMap<String, Sub> = HashMap::new();
+    let mut generation = 0u64;
+    let mut stop = node.shutdown_signal();
+    loop {
+        let out: Vec<String> = tokio::select! {
+            _ = stop.changed() => break,
+            msg = source.next() => match msg {
+                Some(Ok(Message::Text(t))) => handle_text(&node, t.as_str(), &mut subs, &mut generation, &ready_tx).await,
+                Some(Ok(Message::Binary(_))) => vec![notice("binary frames are not part of NIP-01")],
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => continue,
+            },
+            ready = ready_rx.recv() => match ready {
+                Some(r) => finish_req(&mut subs, r),
+                None => continue,
+            },
+            ev = live.recv() => match ev {
+                Ok(e) => on_live(&mut subs, e),
+                Err(broadcast::error::RecvError::Lagged(n)) => vec![notice(&format!("{n} live events were dropped because this client read too slowly"))],
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+        };
+        for text in out {
+            if sink.send(Message::Text(text.into())).await.is_err() {
+                return;
+            }
+        }
+    }
+    let _ = sink.close().await;
+}
+
+fn notice(text: &str) -> String {
+    RelayMessage::Notice { message: machine_message(prefix::ERROR, text) }.to_json()
+}
+
+async fn handle_text(
+    node: &Arc<Node>, text: &str, subs: &mut HashMap<String, Sub>, generation: &mut u64, ready: &mpsc::Sender<Ready>,
+) -> Vec<String> {
+    let msg = match ClientMessage::parse(text) {
+        Ok(m) => m,
+        Err(e) => {
+            let reply = if let Some(id) = e.event_id() {
+                RelayMessage::Ok { event_id: id.to_owned(), accepted: false, message: e.to_string() }
+            } else if let Some(sub) = e.subscription_id() {
+                RelayMessage::Closed { subscription_id: sub.to_owned(), message: e.to_string() }
+            } else {
+                RelayMessage::Notice { message: e.to_string() }
+            };
+            return vec![reply.to_json()];
+        }
+    };
+    match msg {
+        ClientMessage::Event(event) => {
+            let id = event.id.clone();
+            let (accepted, message) = crate::ingest::publish(node, event).await;
+            vec![RelayMessage::Ok { event_id: id, accepted, message }.to_json()]
+        }
+        ClientMessage::Req { subscription_id, filters } => {
+            if filters.len() > MAX_FILTERS {
+                let message = machine_message(prefix::INVALID, &format!("at most {MAX_FILTERS} filters per REQ"));
+                return vec![RelayMessage::Closed { subscription_id, message }.to_json()];
+            }
+            if !subs.contains_key(&subscription_id) && subs.len() >= MAX_SUBSCRIPTIONS {
+                let message = machine_message(prefix::RATE_LIMITED, &format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection"));
+                return vec![RelayMessage::Closed { subscription_id, message }.to_json()];
+            }
+            *generation += 1;
+            let gen = *generation;
+            subs.insert(subscription_id.clone(), Sub { filters: filters.clone(), pending: Some(Vec::new()), sent: HashSet::new(), generation: gen });
+            let (node, ready) = (node.clone(), ready.clone());
+            tokio::spawn(async move {
+                let upstream = crate::btpnips::upstream_for(&node, &filters);
+                let wait = Duration::from_secs(node.config.upstream_eose_timeout_secs);
+                let _ = tokio::time::timeout(wait, async {
+                    for mut rx in upstream {
+                        let _ = rx.wait_for(|synced| *synced).await;
+                    }
+                })
+                .await;
+                let events = node.storage.query_events(&filters).await.map_err(|e| e.to_string());
+                let _ = ready.send(Ready { sub_id: subscription_id, generation: gen, events }).await;
+            });
+            Vec::new()
+        }
+        ClientMessage::Close { subscription_id } => {
+            subs.remove(&subscription_id);
+            Vec::new()
+        }
+    }
+}
+
+/// Stored matches are in: send them, EOSE, then the live events that waited.
+fn finish_req(subs: &mut HashMap<String, Sub>, r: Ready) -> Vec<String> {
+    let Some(sub) = subs.get_mut(&r.sub_id).filter(|s| s.generation == r.generation) else {
+        return Vec::new(); // closed or replaced meanwhile
+    };
+    let events = match r.events {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "query failed");
+            subs.remove(&r.sub_id);
+            let message = machine_message(prefix::ERROR, "could not query stored events");
+            return vec![RelayMessage::Closed { subscription_id: r.sub_id, message }.to_json()];
+        }
+    };
+    let mut out = Vec::with_capacity(events.len() + 1);
+    for e in events {
+        sub.sent.insert(e.id.clone());
+        out.push(RelayMessage::Event { subscription_id: r.sub_id.clone(), event: e }.to_json());
+    }
+    out.push(RelayMessage::Eose { subscription_id: r.sub_id.clone() }.to_json());
+    for e in sub.pending.take().unwrap_or_default() {
+        if sub.sent.insert(e.id.clone()) {
+            out.push(RelayMessage::Event { subscription_id: r.sub_id.clone(), event: (*e).clone() }.to_json());
+        }
+    }
+    out
+}
+
+fn on_live(subs: &mut HashMap<String, Sub>, event: Arc<Event>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (id, sub) in subs.iter_mut() {
+        if !sub.filters.iter().any(|f| f.matches(&event)) {
+            continue;
+        }
+        match &mut sub.pending {
+            Some(waiting) => waiting.push(event.clone()),
+            None => {
+                if !sub.sent.contains(&event.id) {
+                    out.push(RelayMessage::Event { subscription_id: id.clone(), event: (*event).clone() }.to_json());
+                }
+            }
+        }
+    }
+    out
+}

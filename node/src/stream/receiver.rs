@@ -1,0 +1,196 @@
+//! Receiving side of one incoming STREAM connection (RFC 29 §4–5), one actor per
+//! connection.
+//!
+//! Order of checks, as the JS reference receiver does them: decrypt (else F06, empty data),
+//! packet type must be Prepare (else F06), the condition must be the one we can derive
+//! (else F99 with an encrypted reply: an unfulfillable probe), the amount must reach the
+//! sender's minimum (else F99 with reply). Then frames are applied to copies of the stream
+//! states, `btpnips` commits what the messages mean, and only then does the Fulfill go out.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use protocol::btpnips::addressing::TAG_LEN;
+use protocol::btpnips::secret::shared_secret;
+use protocol::ilp::{condition_of, ErrorCode, Fulfill, Prepare, Reject};
+use protocol::stream::{Frame, IlpPacketType, StreamKeys, StreamPacket};
+use tokio::sync::{mpsc, oneshot};
+
+use super::reassembly::RecvStream;
+use crate::connector::{reject, Source};
+use crate::node::Node;
+
+/// One Prepare handed to the actor, with where to send the answer.
+pub(super) struct Packet {
+    pub from: Source,
+    pub prepare: Prepare,
+    pub reply: oneshot::Sender<Result<Fulfill, Reject>>,
+}
+
+/// What one Prepare brought on one stream: money (asset units, the Prepare's amount split by
+/// StreamMoney shares), complete BTP-NIPs messages, and whether the sender closed it.
+#[derive(Debug, Clone, Default)]
+pub struct StreamDelivery {
+    /// Stream id within the connection.
+    pub stream_id: u64,
+    /// Asset units credited to this stream by this Prepare.
+    pub money: u64,
+    /// NIP-01 JSON messages completed by this Prepare, in order.
+    pub messages: Vec<String>,
+    /// The sender closed the stream (StreamClose).
+    pub closed: bool,
+}
+
+/// The context `btpnips` gets with a packet.
+#[derive(Debug, Clone)]
+pub struct PacketContext {
+    /// The sending node's pubkey (hex).
+    pub peer: String,
+    /// The link the Prepare arrived on (the account to credit).
+    pub from: Source,
+    /// The Prepare's amount, asset units.
+    pub amount: u64,
+    /// Hex of the execution condition: unique per packet, used as ledger reference.
+    pub condition: String,
+}
+
+pub(super) fn spawn(node: Arc<Node>, peer: [u8; 32], tag: [u8; TAG_LEN]) -> Result<mpsc::Sender<Packet>, protocol::btpnips::BtpNipsError> {
+    let secret = shared_secret(&node.key.secret, &peer, &tag)?;
+    let (tx, mut rx) = mpsc::channel::<Packet>(256);
+    let mut actor = Receiver { node, peer, tag, keys: StreamKeys::derive(&secret), streams: HashMap::new() };
+    tokio::spawn(async move {
+        while let Some(p) = rx.recv().await {
+            let out = actor.handle(p.from, p.prepare).await;
+            let _ = p.reply.send(out);
+        }
+    });
+    Ok(tx)
+}
+
+struct Receiver {
+    node: Arc<Node>,
+    peer: [u8; 32],
+    tag: [u8; TAG_LEN],
+    keys: StreamKeys,
+    streams: HashMap<u64, RecvStream>,
+}
+
+impl Receiver {
+    async fn handle(&mut self, from: Source, prepare: Prepare) -> Result<Fulfill, Reject> {
+        let node = self.node.clone();
+        let Ok(plain) = self.keys.decrypt(&prepare.data) else {
+            return Err(reject(&node, ErrorCode::F06_UNEXPECTED_PAYMENT, "could not decrypt STREAM data"));
+        };
+        let Ok(packet) = StreamPacket::decode(&plain) else {
+            return Err(reject(&node, ErrorCode::F06_UNEXPECTED_PAYMENT, "malformed STREAM packet"));
+        };
+        if packet.ilp_packet_type != IlpPacketType::Prepare {
+            return Err(reject(&node, ErrorCode::F06_UNEXPECTED_PAYMENT, "STREAM packet type does not match ILP Prepare"));
+        }
+        let seq = packet.sequence;
+        let fulfillment = self.keys.fulfillment(&prepare.data);
+        if condition_of(&fulfillment) != prepare.execution_condition {
+            return Err(self.reply_reject(seq, prepare.amount, ErrorCode::F99_APPLICATION_ERROR, "unfulfillable packet"));
+        }
+        if prepare.amount < packet.prepare_amount {
+            return Err(self.reply_reject(seq, prepare.amount, ErrorCode::F99_APPLICATION_ERROR, "amount below the sender's minimum"));
+        }
+        let (deliveries, touched, close) = match self.apply_frames(&packet, prepare.amount) {
+            Ok(x) => x,
+            Err(why) => return Err(self.reply_reject(seq, prepare.amount, ErrorCode::F99_APPLICATION_ERROR, &why)),
+        };
+        let ctx = PacketContext {
+            peer: hex::encode(self.peer),
+            from,
+            amount: prepare.amount,
+            condition: hex::encode(prepare.execution_condition),
+        };
+        match crate::btpnips::on_stream_packet(&node, ctx, deliveries).await {
+            Ok(()) => {
+                self.streams.extend(touched);
+                if close {
+                    node.stream.close_incoming(self.peer, self.tag);
+                }
+                let reply = StreamPacket { sequence: seq, ilp_packet_type: IlpPacketType::Fulfill, prepare_amount: prepare.amount, frames: vec![] };
+                Ok(Fulfill { fulfillment, data: self.keys.encrypt(rand::random(), &reply.encode()) })
+            }
+            Err((code, message)) => Err(self.reply_reject(seq, prepare.amount, code, &message)),
+        }
+    }
+
+    /// Apply frames to copies of the stream states. Returns the per-stream deliveries, the
+    /// updated states (kept only if the packet is accepted) and whether the sender closed the
+    /// connection. Errors: protocol violations, as a Reject message.
+    #[allow(clippy::type_complexity)]
+    fn apply_frames(&self, packet: &StreamPacket, amount: u64) -> Result<(Vec<StreamDelivery>, HashMap<u64, RecvStream>, bool), String> {
+        let mut deliveries: Vec<StreamDelivery> = Vec::new();
+        let mut touched: HashMap<u64, RecvStream> = HashMap::new();
+        let mut close = false;
+        let entry = |deliveries: &mut Vec<StreamDelivery>, id: u64| -> usize {
+            match deliveries.iter().position(|d| d.stream_id == id) {
+                Some(i) => i,
+                None => {
+                    deliveries.push(StreamDelivery { stream_id: id, ..Default::default() });
+                    deliveries.len() - 1
+                }
+            }
+        };
+        let mut shares: Vec<(u64, u64)> = Vec::new();
+        for frame in &packet.frames {
+            match frame {
+                Frame::StreamMoney { stream_id, shares: s } => {
+                    check_client_stream(*stream_id)?;
+                    shares.push((*stream_id, *s));
+                }
+                Frame::StreamData { stream_id, offset, data } => {
+                    check_client_stream(*stream_id)?;
+                    let state = touched
+                        .entry(*stream_id)
+                        .or_insert_with(|| self.streams.get(stream_id).cloned().unwrap_or_default());
+                    let msgs = state.push(*offset, data).map_err(|e| format!("stream {stream_id}: {e}"))?;
+                    let i = entry(&mut deliveries, *stream_id);
+                    deliveries[i].messages.extend(msgs);
+                }
+                Frame::StreamClose { stream_id, .. } => {
+                    let i = entry(&mut deliveries, *stream_id);
+                    deliveries[i].closed = true;
+                }
+                Frame::ConnectionClose { .. } => close = true,
+                _ => {}
+            }
+        }
+        let total: u128 = shares.iter().map(|(_, s)| *s as u128).sum();
+        if amount > 0 && total == 0 {
+            return Err("money sent without a StreamMoney frame".into());
+        }
+        let mut given = 0u64;
+        for (id, s) in &shares {
+            let part = ((amount as u128 * *s as u128) / total.max(1)) as u64;
+            given += part;
+            let i = entry(&mut deliveries, *id);
+            deliveries[i].money += part;
+        }
+        if let Some((first, _)) = shares.iter().filter(|(_, s)| *s > 0).min_by_key(|(id, _)| *id) {
+            let i = entry(&mut deliveries, *first);
+            deliveries[i].money += amount - given;
+        }
+        Ok((deliveries, touched, close))
+    }
+
+    /// A Reject carrying an encrypted STREAM reply (RFC 29 §4.4: the receiver tells the
+    /// sender what arrived, even when it refuses).
+    fn reply_reject(&self, sequence: u64, amount: u64, code: ErrorCode, message: &str) -> Reject {
+        let reply = StreamPacket { sequence, ilp_packet_type: IlpPacketType::Reject, prepare_amount: amount, frames: vec![] };
+        let mut r = reject(&self.node, code, message);
+        r.data = self.keys.encrypt(rand::random(), &reply.encode());
+        r
+    }
+}
+
+/// The sender of a connection is its STREAM client and opens only odd stream ids.
+fn check_client_stream(id: u64) -> Result<(), String> {
+    if id % 2 == 1 {
+        Ok(())
+    } else {
+        Err(format!("stream id {id} has the wrong parity for the connection's client"))
+    }
+}

@@ -1,0 +1,139 @@
+//! Sending side of our STREAM connection to one peer (RFC 29), one actor per connection.
+//!
+//! Jobs are sent one Prepare at a time, in order, so stream data arrives in offset order and
+//! a retry repeats exactly the same frames at the same offsets. Temporary failures (T and R
+//! codes, a link that is down) are retried with backoff; a final Reject (F codes) fails the
+//! job and leaves the offsets where they were, since the receiver NACKed those bytes.
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::btpnips::addressing::{connection_address, TAG_LEN};
+use protocol::btpnips::secret::shared_secret;
+use protocol::ilp::{Prepare, Reject};
+use protocol::stream::{Frame, IlpPacketType, StreamKeys, StreamPacket};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::connector::{self, Source};
+use crate::node::Node;
+
+/// Most STREAM data bytes put in one Prepare: ILP data max 32767 − 28 bytes of encryption
+/// envelope − room for the STREAM header and frames.
+pub const MAX_DATA_PER_PACKET: usize = 30_000;
+/// How long each Prepare may take, end to end.
+pub const PACKET_EXPIRY: Duration = Duration::from_secs(30);
+/// Tries per packet before a temporary failure becomes the job's failure.
+pub const MAX_TRIES: u32 = 6;
+
+/// Why a send failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SendError {
+    /// The receiver (or a connector) rejected with a final code; nothing was accepted.
+    #[error("rejected {}: {}", .0.code, .0.message)]
+    Rejected(Reject),
+    /// Retries ran out on temporary failures.
+    #[error("gave up after {MAX_TRIES} tries: {0}")]
+    Unreachable(String),
+    /// We know no ILP address for the peer (never linked).
+    #[error("no address known for peer")]
+    UnknownPeer,
+    /// The connection was reset before the job finished.
+    #[error("connection closed")]
+    ConnectionClosed,
+}
+
+pub(super) struct Job {
+    pub stream_id: u64,
+    pub data: Vec<u8>,
+    pub amount: u64,
+    pub done: oneshot::Sender<Result<(), SendError>>,
+}
+
+pub(super) fn spawn(node: Arc<Node>, peer: [u8; 32], tag: [u8; TAG_LEN]) -> Result<mpsc::Sender<Job>, SendError> {
+    let secret = shared_secret(&node.key.secret, &peer, &tag).map_err(|_| SendError::UnknownPeer)?;
+    let (tx, mut rx) = mpsc::channel::<Job>(4096);
+    let mut actor = Sender { node, peer, tag, keys: StreamKeys::derive(&secret), sequence: 0, offsets: HashMap::new(), announced: false };
+    tokio::spawn(async move {
+        while let Some(job) = rx.recv().await {
+            let out = actor.run(job.stream_id, &job.data, job.amount).await;
+            let _ = job.done.send(out);
+        }
+    });
+    Ok(tx)
+}
+
+struct Sender {
+    node: Arc<Node>,
+    peer: [u8; 32],
+    tag: [u8; TAG_LEN],
+    keys: StreamKeys,
+    sequence: u64,
+    offsets: HashMap<u64, u64>,
+    announced: bool,
+}
+
+impl Sender {
+    async fn run(&mut self, stream_id: u64, data: &[u8], amount: u64) -> Result<(), SendError> {
+        let peer_hex = hex::encode(self.peer);
+        let address = {
+            let peers = self.node.peers.lock().expect("poisoned");
+            peers.get(&peer_hex).map(|i| i.ilp_address.clone())
+        };
+        let address = address.and_then(|a| a.parse().ok()).ok_or(SendError::UnknownPeer)?;
+        let destination = connection_address(&address, &self.node.key.pubkey, &self.tag).map_err(|_| SendError::UnknownPeer)?;
+        let mut chunks: Vec<&[u8]> = data.chunks(MAX_DATA_PER_PACKET).collect();
+        if chunks.is_empty() {
+            chunks.push(&[]);
+        }
+        for (i, chunk) in chunks.iter().enumerate() {
+            let money = if i == 0 { amount } else { 0 };
+            let offset = *self.offsets.get(&stream_id).unwrap_or(&0);
+            let mut frames = Vec::new();
+            if !self.announced {
+                frames.push(Frame::ConnectionNewAddress { source_account: self.node.address.clone() });
+                frames.push(Frame::ConnectionAssetDetails {
+                    asset_code: self.node.config.asset_code.clone(),
+                    asset_scale: self.node.config.asset_scale,
+                });
+            }
+            if money > 0 {
+                frames.push(Frame::StreamMoney { stream_id, shares: 1 });
+            }
+            if !chunk.is_empty() {
+                frames.push(Frame::StreamData { stream_id, offset, data: chunk.to_vec() });
+            }
+            self.send_with_retries(&destination, money, frames).await?;
+            self.announced = true;
+            self.offsets.insert(stream_id, offset + chunk.len() as u64);
+        }
+        Ok(())
+    }
+
+    async fn send_with_retries(&mut self, destination: &protocol::ilp::Address, amount: u64, frames: Vec<Frame>) -> Result<(), SendError> {
+        let mut backoff = Duration::from_millis(250);
+        let mut last = String::new();
+        for _ in 0..MAX_TRIES {
+            self.sequence += 1;
+            let packet = StreamPacket { sequence: self.sequence, ilp_packet_type: IlpPacketType::Prepare, prepare_amount: amount, frames: frames.clone() };
+            let data = self.keys.encrypt(rand::random(), &packet.encode());
+            let prepare = Prepare {
+                amount,
+                expires_at: crate::clock::now() + chrono::Duration::from_std(PACKET_EXPIRY).expect("small"),
+                execution_condition: self.keys.condition(&data),
+                destination: destination.clone(),
+                data,
+            };
+            match connector::handle_prepare(&self.node, Source::Local, prepare).await {
+                Ok(_) => return Ok(()),
+                Err(r) if r.code.is_final() => return Err(SendError::Rejected(r)),
+                Err(r) => {
+                    tracing::debug!(peer = %hex::encode(self.peer), code = %r.code, message = %r.message, "temporary failure; retrying");
+                    last = format!("{} {}", r.code, r.message);
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(8));
+        }
+        Err(SendError::Unreachable(last))
+    }
+}

@@ -1,0 +1,17 @@
+//! STREAM (RFC 29 "STREAM: A Multiplexed Money and Data Transport for ILP"): the plaintext
+//! packet and frames, and the crypto that wraps them in ILP `data`.
+//!
+//! - [`StreamPacket`] / [`Frame`] / [`CloseCode`]: RFC 29 §5.2–§5.4.
+//! - [`StreamKeys`]: key derivation, the `IV | tag | ciphertext` AES-256-GCM envelope
+//!   (§5.1) and fulfillment / condition generation (§6). Callers supply IVs; nothing here
+//!   draws randomness.
+
+mod crypto;
+mod error;
+mod frame;
+mod packet;
+
+pub use crypto::{hmac_sha256, StreamKeys, ENCRYPTION_KEY_STRING, ENVELOPE_OVERHEAD, FULFILLMENT_KEY_STRING, IV_LEN, TAG_LEN};
+pub use error::StreamError;
+pub use frame::{frame_type, CloseCode, Frame};
+pub use packet::{IlpPacketType, StreamPacket, STREAM_VERSION};

@@ -1,0 +1,261 @@
+//! Events: NIP-01 insert rules (writer side) and REQ queries (reader side).
+use std::collections::{BTreeSet, HashSet};
+
+use protocol::nostr::{Event, Filter};
+use sqlx::sqlite::{Sqlite, SqliteConnection};
+use sqlx::QueryBuilder;
+
+use crate::error::to_i64;
+use crate::{InsertOutcome, StorageError};
+
+/// Safety cap on the events one [`crate::Storage::query_events`] call returns: the limit of
+/// a filter without `limit` (or with a larger one), and of the union of all filters.
+pub const MAX_QUERY_EVENTS: usize = 5000;
+
+/// How NIP-01 treats a kind for storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Regular,
+    Replaceable,
+    Ephemeral,
+    Addressable,
+}
+
+impl Class {
+    fn of(kind: u16) -> Class {
+        match kind {
+            0 | 3 | 10000..=19999 => Class::Replaceable,
+            20000..=29999 => Class::Ephemeral,
+            30000..=39999 => Class::Addressable,
+            _ => Class::Regular,
+        }
+    }
+}
+
+/// First value of the first `d` tag, `""` if there is none.
+fn d_tag(event: &Event) -> &str {
+    event
+        .tags
+        .iter()
+        .find(|t| t.first().map(String::as_str) == Some("d"))
+        .and_then(|t| t.get(1))
+        .map_or("", String::as_str)
+}
+
+/// The (name, value) pairs indexed in `event_tags`: tags whose name is one character and
+/// that have a value (the first value counts, as NIP-01 filters match on it).
+fn indexed_tags(event: &Event) -> BTreeSet<(&str, &str)> {
+    event
+        .tags
+        .iter()
+        .filter_map(|t| match (t.first(), t.get(1)) {
+            (Some(name), Some(value)) if name.chars().count() == 1 => {
+                Some((name.as_str(), value.as_str()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Apply [`crate::Op::InsertEvent`] inside the writer's open transaction.
+pub(crate) async fn insert(
+    conn: &mut SqliteConnection,
+    event: &Event,
+) -> Result<InsertOutcome, StorageError> {
+    let class = Class::of(event.kind);
+    if class == Class::Ephemeral {
+        return Ok(InsertOutcome::Ephemeral);
+    }
+    let created_at = to_i64("created_at", event.created_at)?;
+    let kind = i64::from(event.kind);
+
+    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM events WHERE id = $1")
+        .bind(&event.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if exists.is_some() {
+        return Ok(InsertOutcome::Duplicate);
+    }
+
+    let d = (class == Class::Addressable).then(|| d_tag(event));
+    if matches!(class, Class::Replaceable | Class::Addressable) {
+        let older: Vec<(String, i64)> = match d {
+            Some(d) => sqlx::query_as(
+                "SELECT id, created_at FROM events WHERE pubkey = $1 AND kind = $2 AND d_tag = $3",
+            )
+            .bind(&event.pubkey)
+            .bind(kind)
+            .bind(d),
+            None => {
+                sqlx::query_as("SELECT id, created_at FROM events WHERE pubkey = $1 AND kind = $2")
+                    .bind(&event.pubkey)
+                    .bind(kind)
+            }
+        }
+        .fetch_all(&mut *conn)
+        .await?;
+        // NIP-01: keep the newest; on equal created_at the lowest id.
+        let beats_incoming =
+            |(id, at): &(String, i64)| *at > created_at || (*at == created_at && *id < event.id);
+        if older.iter().any(beats_incoming) {
+            return Ok(InsertOutcome::Superseded);
+        }
+        for (id, _) in &older {
+            sqlx::query("DELETE FROM event_tags WHERE event_id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM events WHERE id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+
+    let raw = serde_json::to_string(event)?;
+    sqlx::query(
+        "INSERT INTO events (id, pubkey, created_at, kind, d_tag, raw) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&event.id)
+    .bind(&event.pubkey)
+    .bind(created_at)
+    .bind(kind)
+    .bind(d)
+    .bind(raw)
+    .execute(&mut *conn)
+    .await?;
+    for (name, value) in indexed_tags(event) {
+        sqlx::query("INSERT INTO event_tags (event_id, name, value) VALUES ($1, $2, $3)")
+            .bind(&event.id)
+            .bind(name)
+            .bind(value)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(InsertOutcome::Stored)
+}
+
+/// Push `AND <column> IN (v1, v2, ...)`.
+fn push_in<T>(qb: &mut QueryBuilder<Sqlite>, column: &str, values: impl IntoIterator<Item = T>)
+where
+    T: for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite>,
+{
+    qb.push(" AND ").push(column).push(" IN (");
+    let mut list = qb.separated(", ");
+    for v in values {
+        list.push_bind(v);
+    }
+    list.push_unseparated(")");
+}
+
+/// The SQL for one filter, or `None` if it can match nothing (an empty list, `limit: 0`).
+fn filter_query(f: &Filter) -> Option<QueryBuilder<Sqlite>> {
+    let empty = |l: &Option<Vec<_>>| l.as_ref().is_some_and(Vec::is_empty);
+    if empty(&f.ids)
+        || empty(&f.authors)
+        || f.kinds.as_ref().is_some_and(Vec::is_empty)
+        || f.tags.values().any(Vec::is_empty)
+        || f.limit == Some(0)
+    {
+        return None;
+    }
+    let clamp = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
+    let mut qb = QueryBuilder::new("SELECT raw FROM events WHERE 1 = 1");
+    if let Some(ids) = &f.ids {
+        push_in(&mut qb, "id", ids.iter().cloned());
+    }
+    if let Some(authors) = &f.authors {
+        push_in(&mut qb, "pubkey", authors.iter().cloned());
+    }
+    if let Some(kinds) = &f.kinds {
+        push_in(&mut qb, "kind", kinds.iter().map(|k| i64::from(*k)));
+    }
+    for (name, values) in &f.tags {
+        qb.push(" AND id IN (SELECT event_id FROM event_tags WHERE name = ")
+            .push_bind(name.to_string());
+        push_in(&mut qb, "value", values.iter().cloned());
+        qb.push(")");
+    }
+    if let Some(since) = f.since {
+        qb.push(" AND created_at >= ").push_bind(clamp(since));
+    }
+    if let Some(until) = f.until {
+        qb.push(" AND created_at <= ").push_bind(clamp(until));
+    }
+    let limit = f.limit.unwrap_or(MAX_QUERY_EVENTS).min(MAX_QUERY_EVENTS);
+    qb.push(" ORDER BY created_at DESC, id ASC LIMIT ")
+        .push_bind(limit as i64);
+    Some(qb)
+}
+
+/// NIP-01 REQ: union over `filters`, deduplicated, sorted created_at DESC then id ASC,
+/// capped at [`MAX_QUERY_EVENTS`]. Runs in one read transaction (one snapshot).
+pub(crate) async fn query(
+    conn: &mut SqliteConnection,
+    filters: &[Filter],
+) -> Result<Vec<Event>, StorageError> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for f in filters {
+        let Some(mut qb) = filter_query(f) else {
+            continue;
+        };
+        let raws: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
+        for raw in raws {
+            let event: Event = serde_json::from_str(&raw)
+                .map_err(|e| StorageError::Corrupt(format!("stored event: {e}")))?;
+            if seen.insert(event.id.clone()) {
+                out.push(event);
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    out.truncate(MAX_QUERY_EVENTS);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes() {
+        assert_eq!(Class::of(0), Class::Replaceable);
+        assert_eq!(Class::of(1), Class::Regular);
+        assert_eq!(Class::of(3), Class::Replaceable);
+        assert_eq!(Class::of(9999), Class::Regular);
+        assert_eq!(Class::of(10000), Class::Replaceable);
+        assert_eq!(Class::of(19999), Class::Replaceable);
+        assert_eq!(Class::of(20000), Class::Ephemeral);
+        assert_eq!(Class::of(29999), Class::Ephemeral);
+        assert_eq!(Class::of(30000), Class::Addressable);
+        assert_eq!(Class::of(39999), Class::Addressable);
+        assert_eq!(Class::of(40000), Class::Regular);
+    }
+
+    #[test]
+    fn tags_indexed() {
+        let e = Event {
+            id: String::new(),
+            pubkey: String::new(),
+            created_at: 0,
+            kind: 1,
+            tags: vec![
+                vec!["e".into(), "x".into(), "relay".into()],
+                vec!["e".into(), "x".into()],
+                vec!["p".into()],
+                vec!["title".into(), "t".into()],
+                vec!["d".into(), "slug".into()],
+            ],
+            content: String::new(),
+            sig: String::new(),
+        };
+        let tags: Vec<_> = indexed_tags(&e).into_iter().collect();
+        assert_eq!(tags, vec![("d", "slug"), ("e", "x")]);
+        assert_eq!(d_tag(&e), "slug");
+    }
+}

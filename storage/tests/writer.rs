@@ -1,0 +1,142 @@
+//! Group commit, durability across reopen, close.
+mod common;
+
+use common::*;
+use protocol::nostr::Filter;
+use storage::{InsertOutcome, Op, Storage, StorageError};
+use tokio::task::JoinSet;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_inserts_group_commit_and_survive_reopen() {
+    let (_dir, path, s) = open().await;
+    let mut tasks = JoinSet::new();
+    for i in 0..200u64 {
+        let w = s.writer().clone();
+        tasks.spawn(async move {
+            w.insert_event(ev(i, &pk('a'), 1000 + i, 1, &[&["t", "load"]]))
+                .await
+        });
+    }
+    let mut stored = 0;
+    while let Some(joined) = tasks.join_next().await {
+        assert_eq!(joined.unwrap().unwrap(), InsertOutcome::Stored);
+        stored += 1;
+    }
+    assert_eq!(stored, 200);
+    let stats = s.writer().stats();
+    println!("200 concurrent insert_event calls: {stats:?}");
+    assert_eq!(stats.submissions, 200);
+    assert!(
+        stats.batches < stats.submissions,
+        "no group commit: {stats:?}"
+    );
+
+    drop(s);
+    let s = Storage::open_sqlite(&path).await.unwrap();
+    assert_eq!(s.event_count().await.unwrap(), 200);
+    let all = s.query_events(&[tag_filter('t', &["load"])]).await.unwrap();
+    assert_eq!(all.len(), 200);
+    assert_eq!(all[0].id, hex(199));
+}
+
+#[tokio::test]
+async fn submit_returns_one_outcome_per_op_in_order() {
+    let (_d, _, s) = open().await;
+    let out = s
+        .writer()
+        .submit(vec![
+            Op::InsertEvent(ev(1, &pk('a'), 1, 1, &[])),
+            Op::SetMeta {
+                key: "k".into(),
+                value: "v".into(),
+            },
+            Op::InsertEvent(ev(1, &pk('a'), 1, 1, &[])),
+            Op::InsertEvent(ev(2, &pk('a'), 1, 20001, &[])),
+        ])
+        .await
+        .unwrap();
+    use storage::OpOutcome::*;
+    assert_eq!(
+        out,
+        vec![
+            Event(InsertOutcome::Stored),
+            Done,
+            Event(InsertOutcome::Duplicate),
+            Event(InsertOutcome::Ephemeral)
+        ]
+    );
+    assert!(s.writer().submit(vec![]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn failing_submission_is_atomic_and_others_commit() {
+    let (_d, _, s) = open().await;
+    let w = s.writer();
+    let entry = |account: &str, code: &str, reference: &str| storage::LedgerEntry {
+        account: account.into(),
+        asset_code: code.into(),
+        asset_scale: 9,
+        delta: 5,
+        reference: reference.into(),
+        memo: String::new(),
+        created_at: 1,
+    };
+    w.submit(vec![Op::Ledger(entry("alice", "USD", "r0"))])
+        .await
+        .unwrap();
+    // Event + new account, then a mismatching entry: the whole submission is undone.
+    let mut set = JoinSet::new();
+    for i in 0..20u64 {
+        let w = w.clone();
+        set.spawn(async move {
+            (
+                i,
+                w.insert_event(ev(i, &pk('a'), i, 1, &[])).await.map(|_| ()),
+            )
+        });
+    }
+    let bad = {
+        let w = w.clone();
+        let ops = vec![
+            Op::InsertEvent(ev(100, &pk('b'), 1, 1, &[])),
+            Op::Ledger(entry("bob", "USD", "r1")),
+            Op::Ledger(entry("alice", "EUR", "r2")),
+        ];
+        tokio::spawn(async move { w.submit(ops).await })
+    };
+    while let Some(r) = set.join_next().await {
+        let (i, r) = r.unwrap();
+        r.unwrap_or_else(|e| panic!("submission {i}: {e}"));
+    }
+    let err = bad.await.unwrap().unwrap_err();
+    assert!(matches!(err, StorageError::AssetMismatch { .. }), "{err}");
+    assert_eq!(s.event_count().await.unwrap(), 20);
+    assert!(s.account("bob").await.unwrap().is_none());
+    assert_eq!(s.account("alice").await.unwrap().unwrap().balance, 5);
+    let f = Filter {
+        authors: Some(vec![pk('b')]),
+        ..Filter::default()
+    };
+    assert!(s.query_events(&[f]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn close_finishes_queued_writes_then_refuses() {
+    let (_d, path, s) = open().await;
+    let w = s.writer().clone();
+    let pending = tokio::spawn({
+        let w = w.clone();
+        async move { w.insert_event(ev(1, &pk('a'), 1, 1, &[])).await }
+    });
+    tokio::task::yield_now().await;
+    s.close().await;
+    // Either it was queued before close (then committed) or after (then refused).
+    let committed = matches!(pending.await.unwrap(), Ok(InsertOutcome::Stored));
+    let err = w
+        .insert_event(ev(2, &pk('a'), 1, 1, &[]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::WriterGone), "{err}");
+    let s = Storage::open_sqlite(&path).await.unwrap();
+    assert_eq!(s.event_count().await.unwrap(), u64::from(committed));
+}
