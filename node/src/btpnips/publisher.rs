@@ -292,6 +292,7 @@ fn send(node: &Arc<Node>, key: &Key, msg: RelayMessage) -> Option<tokio::sync::o
             }
         }
     };
+    tracing::debug!(peer = %key.0, stream_id, tag = %hex::encode(conn.tag), "queue to subscriber");
     match conn.enqueue(stream_id, frame(&RelayMessageOrClient::Relay(msg)), 0) {
         Ok(rx) => Some(rx),
         Err(e) => {

@@ -128,6 +128,8 @@ async fn open(node: &Arc<Node>, peer: &str) {
     let Some((sub_id, mut filters, amount)) = ({
         let mut map = node.subs.outbound.lock().expect("poisoned");
         map.get_mut(peer).map(|s| {
+            // Local REQs from now on wait for this (re)opening's EOSE.
+            s.synced.send_replace(false);
             s.record.stream_id = stream_id;
             let amount = if s.record.paid_until > now { 0 } else { info.prices.subscription };
             (s.record.subscription_id.clone(), s.record.filters.clone(), amount)
@@ -174,7 +176,7 @@ fn finish(node: &Arc<Node>, peer: &str, f: impl FnOnce(&mut SubscriptionRecord))
         f(&mut s.record);
         bump(&mut s.record);
         persist(node, s.record.clone());
-        let _ = s.synced.send(true);
+        let _ = s.synced.send_replace(true);
     }
 }
 
@@ -207,9 +209,10 @@ pub(super) fn on_relay_message(
             Ok(())
         }
         RelayMessage::Eose { subscription_id } => {
+            tracing::debug!(peer = %ctx.peer, %subscription_id, "EOSE from peer");
             if let Some(s) = node.subs.outbound.lock().expect("poisoned").get(&ctx.peer) {
                 if s.record.subscription_id == subscription_id {
-                    let _ = s.synced.send(true);
+                    let _ = s.synced.send_replace(true);
                 }
             }
             Ok(())
@@ -221,7 +224,7 @@ pub(super) fn on_relay_message(
                 s.record.status = format!("closed: {message}");
                 bump(&mut s.record);
                 ops.push(Op::UpsertSubscription(s.record.clone()));
-                let _ = s.synced.send(true);
+                let _ = s.synced.send_replace(true);
             }
             Ok(())
         }

@@ -56,6 +56,9 @@ pub(super) fn spawn(node: Arc<Node>, peer: [u8; 32], tag: [u8; TAG_LEN]) -> Resu
     tokio::spawn(async move {
         while let Some(job) = rx.recv().await {
             let out = actor.run(job.stream_id, &job.data, job.amount).await;
+            if let Err(e) = &out {
+                tracing::warn!(peer = %hex::encode(actor.peer), stream_id = job.stream_id, error = %e, "STREAM send failed");
+            }
             let _ = job.done.send(out);
         }
     });

@@ -1,0 +1,104 @@
+// Test harness: real `btpnips` processes in temp data dirs, plus helpers to read their
+// status the way an operator would (HTTP API with the bearer token, and the CLI).
+import { spawn, execFile } from 'node:child_process'
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+export const repoRoot = path.resolve(here, '..', '..', '..')
+export const BIN = process.env.BTPNIPS_BIN ?? path.join(repoRoot, 'target', 'debug', 'btpnips')
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Poll `fn` until it returns a truthy value or `timeoutMs` passes. */
+export async function eventually (fn, { timeoutMs = 20000, intervalMs = 100, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs
+  let last
+  for (;;) {
+    try {
+      last = await fn()
+      if (last) return last
+    } catch (e) { last = e }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.stack : JSON.stringify(last)}`)
+    await sleep(intervalMs)
+  }
+}
+
+function toml (value) {
+  // Just enough TOML for our config: scalars, a [prices] table and [[bootstrap]] entries.
+  const lines = []
+  const tables = []
+  for (const [k, v] of Object.entries(value)) {
+    if (Array.isArray(v)) tables.push(...v.map((e) => `[[${k}]]\n` + Object.entries(e).map(([a, b]) => `${a} = ${JSON.stringify(b)}`).join('\n')))
+    else if (typeof v === 'object') tables.push(`[${k}]\n` + Object.entries(v).map(([a, b]) => `${a} = ${JSON.stringify(b)}`).join('\n'))
+    else lines.push(`${k} = ${JSON.stringify(v)}`)
+  }
+  return [...lines, ...tables].join('\n') + '\n'
+}
+
+/** A btpnips node in its own data dir. `secretHex` makes the owner's key the node key. */
+export class NodeProcess {
+  constructor (name, { secretHex, config = {} } = {}) {
+    this.name = name
+    this.dataDir = mkdtempSync(path.join(tmpdir(), `btpnips-${name}-`))
+    if (secretHex) writeFileSync(path.join(this.dataDir, 'node.key'), secretHex + '\n', { mode: 0o600 })
+    this.config = {
+      relay_listen: '127.0.0.1:0',
+      api_listen: '127.0.0.1:0',
+      peer_listen: '127.0.0.1:0',
+      upstream_eose_timeout_secs: 10,
+      ...config
+    }
+    this.log = []
+  }
+
+  writeConfig () {
+    writeFileSync(path.join(this.dataDir, 'btpnips.toml'), toml(this.config))
+  }
+
+  async start () {
+    this.writeConfig()
+    rmSync(path.join(this.dataDir, 'listen.json'), { force: true })
+    this.proc = spawn(BIN, ['--data-dir', this.dataDir, 'run'], { env: { ...process.env, BTPNIPS_LOG: process.env.BTPNIPS_LOG ?? 'info' }, stdio: ['ignore', 'ignore', 'pipe'] })
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal })))
+    this.proc.stderr.on('data', (d) => {
+      this.log.push(d.toString())
+      if (process.env.SHOW_NODE_LOGS) process.stderr.write(`[${this.name}] ${d}`)
+    })
+    const listenFile = path.join(this.dataDir, 'listen.json')
+    await eventually(() => existsSync(listenFile), { what: `${this.name} to start`, timeoutMs: 30000 })
+    this.listen = JSON.parse(readFileSync(listenFile, 'utf8'))
+    this.token = readFileSync(path.join(this.dataDir, 'api-token'), 'utf8').trim()
+    // Keep the same ports across restarts, as a configured node would.
+    Object.assign(this.config, { relay_listen: this.listen.relay, api_listen: this.listen.api, peer_listen: this.listen.peer })
+    this.relayUrl = `ws://${this.listen.relay}`
+    this.peerUrl = `ws://${this.listen.peer}`
+    return this
+  }
+
+  async stop () {
+    if (!this.proc || this.proc.exitCode !== null) return
+    this.proc.kill('SIGTERM')
+    const r = await Promise.race([this.exited, sleep(10000).then(() => null)])
+    if (!r) { this.proc.kill('SIGKILL'); await this.exited }
+  }
+
+  async status () {
+    const res = await fetch(`http://${this.listen.api}/api/status`, { headers: { Authorization: `Bearer ${this.token}` } })
+    if (res.status !== 200) throw new Error(`status HTTP ${res.status}: ${await res.text()}`)
+    return res.json()
+  }
+
+  /** The same status through the CLI, as an operator would run it. */
+  async cliStatus () {
+    const { stdout } = await promisify(execFile)(BIN, ['--data-dir', this.dataDir, 'status'])
+    return JSON.parse(stdout)
+  }
+
+  logs () { return this.log.join('') }
+
+  cleanup () { if (!process.env.KEEP_DATA) rmSync(this.dataDir, { recursive: true, force: true }) }
+}
