@@ -144,6 +144,9 @@ pub async fn on_stream_packet(node: &Arc<Node>, ctx: PacketContext, deliveries: 
             (ErrorCode::T00_INTERNAL_ERROR, "error: could not store".to_string())
         })?
     };
+    if let Some(OpOutcome::Ledger(storage::LedgerOutcome::Applied { balance })) = outcomes.last() {
+        tracing::info!(peer = %ctx.peer, amount = ctx.amount, condition = %ctx.condition, balance, "paid Prepare committed; fulfilling; balance with peer credited");
+    }
     for a in after {
         match a {
             After::Broadcast(e, i) => {

@@ -96,11 +96,21 @@ async fn forward(node: &Arc<Node>, from: Source, account: &str, mut prepare: Pre
         if let Source::Peer(src) = &from {
             ops.push(Op::Ledger(ledger_entry(node, src, amount as i64, format!("in:{cond}"), "fulfilled forwarded Prepare")));
         }
-        if let Err(e) = node.storage.writer().submit(ops).await {
-            // The peer has fulfilled; we failed to record it. Refuse upstream so our own books
-            // and the upstream peer's stay consistent with each other.
-            tracing::error!(error = %e, "could not persist balance change");
-            return Err(reject(node, ErrorCode::T00_INTERNAL_ERROR, "could not record balance"));
+        match node.storage.writer().submit(ops).await {
+            Ok(outcomes) => {
+                if let Some(storage::OpOutcome::Ledger(storage::LedgerOutcome::Applied { balance })) = outcomes.first() {
+                    tracing::info!(
+                        peer = %link.account, amount, condition = %cond, fulfillment = %hex::encode(fulfill.fulfillment),
+                        balance, "Prepare fulfilled (SHA-256(fulfillment) == condition); balance with peer debited"
+                    );
+                }
+            }
+            Err(e) => {
+                // The peer has fulfilled; we failed to record it. Refuse upstream so our own
+                // books and the upstream peer's stay consistent with each other.
+                tracing::error!(error = %e, "could not persist balance change");
+                return Err(reject(node, ErrorCode::T00_INTERNAL_ERROR, "could not record balance"));
+            }
         }
     }
     Ok(fulfill)

@@ -1,0 +1,241 @@
+//! A node's peer face under bad and good input, driven by a raw BTP peer built from the
+//! `protocol` codecs: every refusal is the protocol's own answer (ILP Reject code, BTP
+//! Error) and leaves balances and subscriptions untouched.
+use std::sync::Arc;
+use std::time::Duration;
+
+use btpnips::config::{Config, PriceConfig};
+use btpnips::node::Node;
+use futures_util::{SinkExt, StreamExt};
+use protocol::btp::{self, BtpPacket, ContentType, ProtocolData};
+use protocol::btpnips::{addressing, auth, framing, info, secret};
+use protocol::ilp::{condition_of, Address, ErrorCode, Fulfill, Packet, Prepare, Reject};
+use protocol::nostr::{ClientMessage, Filter};
+use protocol::stream::{Frame, IlpPacketType, StreamKeys, StreamPacket};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+async fn start_alice(dir: &std::path::Path) -> Arc<Node> {
+    let config = Config {
+        data_dir: dir.to_path_buf(),
+        relay_listen: "127.0.0.1:0".parse().unwrap(),
+        api_listen: "127.0.0.1:0".parse().unwrap(),
+        peer_listen: "127.0.0.1:0".parse().unwrap(),
+        prices: PriceConfig { subscription: 1000, subscription_period_secs: 3600, event_delivered: 10, delivery_credit: 100 },
+        ..Config::default()
+    };
+    Node::start(config).await.unwrap()
+}
+
+/// A raw BTP peer with its own key.
+struct Peer {
+    secret: [u8; 32],
+    pubkey: [u8; 32],
+    ws: Ws,
+    next_id: u32,
+}
+
+fn pubkey_of(secret: &[u8; 32]) -> [u8; 32] {
+    secp256k1::Keypair::from_secret_bytes(*secret).unwrap().x_only_public_key().0.to_byte_array()
+}
+
+fn my_info(pubkey: &[u8; 32]) -> ProtocolData {
+    let info = info::NodeInfo {
+        version: 1,
+        pubkey: hex::encode(pubkey),
+        ilp_address: format!("test.btpnips.tester{}", &hex::encode(pubkey)[..8]),
+        asset_code: "ETH".into(),
+        asset_scale: 9,
+        prices: info::Prices { subscription: 0, subscription_period_secs: 3600, event_delivered: 0, delivery_credit: 0 },
+    };
+    ProtocolData { protocol_name: info::PROTOCOL_NAME.into(), content_type: ContentType::ApplicationJson, data: info.to_json_bytes() }
+}
+
+async fn connect(node: &Node, secret: [u8; 32], token_override: Option<String>) -> (Peer, BtpPacket) {
+    let addr = node.bound.lock().unwrap().peer.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}")).await.unwrap();
+    let pubkey = pubkey_of(&secret);
+    let now = chrono::Utc::now().timestamp() as u64;
+    let token = token_override.unwrap_or_else(|| auth::make_token(&secret, &node.key.pubkey, now, &[7; 32]).unwrap());
+    let mut msg = btp::auth_message(1, &hex::encode(pubkey), &token);
+    if let BtpPacket::Message { protocol_data, .. } = &mut msg {
+        protocol_data.push(my_info(&pubkey));
+    }
+    ws.send(Message::binary(msg.encode())).await.unwrap();
+    let reply = next(&mut ws).await.expect("auth reply");
+    (Peer { secret, pubkey, ws, next_id: 10 }, reply)
+}
+
+async fn next(ws: &mut Ws) -> Option<BtpPacket> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.ok()?? {
+            Ok(Message::Binary(b)) => return Some(BtpPacket::decode(&b).unwrap()),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+impl Peer {
+    /// Send raw BTP bytes and wait for the ILP reply to our request.
+    async fn send_raw(&mut self, bytes: Vec<u8>, request_id: u32) -> Option<Result<Fulfill, Reject>> {
+        self.ws.send(Message::binary(bytes)).await.ok()?;
+        loop {
+            match next(&mut self.ws).await? {
+                BtpPacket::Response { request_id: id, protocol_data } if id == request_id => {
+                    return match Packet::decode(&btp::find_entry(&protocol_data, "ilp").unwrap().data).unwrap() {
+                        Packet::Fulfill(f) => Some(Ok(f)),
+                        Packet::Reject(r) => Some(Err(r)),
+                        Packet::Prepare(_) => panic!("Prepare in a Response"),
+                    };
+                }
+                // The node may send us Prepares (EVENT pushes): fulfil nothing, just skip.
+                _ => continue,
+            }
+        }
+    }
+
+    async fn send(&mut self, prepare: Prepare) -> Result<Fulfill, Reject> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let frame = BtpPacket::Message { request_id: id, protocol_data: vec![btp::ilp_entry(prepare.encode())] };
+        self.send_raw(frame.encode(), id).await.expect("reply")
+    }
+
+    fn keys(&self, tag: &[u8; 8], node: &Node) -> StreamKeys {
+        StreamKeys::derive(&secret::shared_secret(&self.secret, &node.key.pubkey, tag).unwrap())
+    }
+
+    /// A STREAM Prepare carrying `frames` and `amount` to the node.
+    fn stream_prepare(&self, node: &Node, tag: &[u8; 8], amount: u64, frames: Vec<Frame>) -> Prepare {
+        let keys = self.keys(tag, node);
+        let packet = StreamPacket { sequence: 1, ilp_packet_type: IlpPacketType::Prepare, prepare_amount: amount, frames };
+        let data = keys.encrypt([3; 12], &packet.encode());
+        Prepare {
+            amount,
+            expires_at: chrono::Utc::now() + chrono::Duration::seconds(30),
+            execution_condition: keys.condition(&data),
+            destination: addressing::connection_address(&node.address, &self.pubkey, tag).unwrap(),
+            data,
+        }
+    }
+}
+
+fn req_frames(sub_id: &str, author: &str, amount: u64) -> Vec<Frame> {
+    let req = ClientMessage::Req { subscription_id: sub_id.into(), filters: vec![Filter { authors: Some(vec![author.into()]), ..Default::default() }] };
+    let mut frames = vec![Frame::StreamData { stream_id: 1, offset: 0, data: framing::encode_message(&req.to_json()).unwrap() }];
+    if amount > 0 {
+        frames.insert(0, Frame::StreamMoney { stream_id: 1, shares: 1 });
+    }
+    frames
+}
+
+async fn balance_and_subs(node: &Arc<Node>) -> (i64, usize) {
+    let status = btpnips::status::status(node).await.unwrap();
+    let balance = status["accounts"].as_array().unwrap().iter().map(|a| a["balance"].as_i64().unwrap()).sum();
+    (balance, status["subscriptions"].as_array().unwrap().len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unpaid_and_underpaid_req_are_rejected_f04_and_change_nothing_then_a_paid_one_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = start_alice(dir.path()).await;
+    let (mut peer, reply) = connect(&alice, [0x42; 32], None).await;
+    assert!(matches!(reply, BtpPacket::Response { .. }), "auth accepted: {reply:?}");
+    let author = alice.key.pubkey_hex.clone();
+    let tag = [9u8; 8];
+
+    for amount in [0u64, 999] {
+        let p = peer.stream_prepare(&alice, &tag, amount, req_frames("s1", &author, amount));
+        let r = peer.send(p).await.expect_err("must be rejected");
+        assert_eq!(r.code, ErrorCode::F04_INSUFFICIENT_DESTINATION_AMOUNT, "{amount}: {}", r.message);
+        assert!(r.message.starts_with("payment-required: "), "{}", r.message);
+        assert_eq!(r.triggered_by.as_ref(), Some(&alice.address));
+        // The reject carries an encrypted STREAM reply saying what arrived.
+        let reply = StreamPacket::decode(&peer.keys(&tag, &alice).decrypt(&r.data).unwrap()).unwrap();
+        assert_eq!((reply.ilp_packet_type, reply.sequence, reply.prepare_amount), (IlpPacketType::Reject, 1, amount));
+        assert_eq!(balance_and_subs(&alice).await, (0, 0), "nothing stored after a {amount} REQ");
+    }
+
+    // The stream's offset 0 was never accepted, so the paid REQ reuses it.
+    let p = peer.stream_prepare(&alice, &tag, 1000, req_frames("s1", &author, 1000));
+    let condition = p.execution_condition;
+    let f = peer.send(p).await.expect("paid REQ fulfilled");
+    assert_eq!(condition_of(&f.fulfillment), condition, "the fulfillment matches the condition");
+    assert_eq!(balance_and_subs(&alice).await, (1000, 1));
+    alice.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_packets_get_the_rfc27_code_and_leave_balances_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = start_alice(dir.path()).await;
+    let (mut peer, _) = connect(&alice, [0x43; 32], None).await;
+    let tag = [1u8; 8];
+    let good = peer.stream_prepare(&alice, &tag, 5, vec![Frame::StreamMoney { stream_id: 1, shares: 1 }]);
+
+    let mut garbage = good.clone();
+    garbage.data = vec![0xde; 64];
+    assert_eq!(peer.send(garbage).await.unwrap_err().code, ErrorCode::F06_UNEXPECTED_PAYMENT);
+
+    let mut wrong_condition = good.clone();
+    wrong_condition.execution_condition = [0x55; 32];
+    let r = peer.send(wrong_condition).await.unwrap_err();
+    assert_eq!(r.code, ErrorCode::F99_APPLICATION_ERROR, "unfulfillable probe");
+    assert!(!r.data.is_empty(), "F99 carries an encrypted STREAM reply");
+
+    let mut expired = good.clone();
+    expired.expires_at = chrono::Utc::now() - chrono::Duration::seconds(1);
+    assert_eq!(peer.send(expired).await.unwrap_err().code, ErrorCode::R00_TRANSFER_TIMED_OUT);
+
+    let mut nowhere = good.clone();
+    nowhere.destination = "test.nowhere.at.all".parse::<Address>().unwrap();
+    assert_eq!(peer.send(nowhere).await.unwrap_err().code, ErrorCode::F02_UNREACHABLE);
+
+    let mut no_conn = good.clone();
+    no_conn.destination = alice.address.clone();
+    assert_eq!(peer.send(no_conn).await.unwrap_err().code, ErrorCode::F02_UNREACHABLE);
+
+    let wrong_parity = peer.stream_prepare(&alice, &[2; 8], 5, vec![Frame::StreamMoney { stream_id: 2, shares: 1 }]);
+    assert_eq!(peer.send(wrong_parity).await.unwrap_err().code, ErrorCode::F99_APPLICATION_ERROR);
+
+    let money_without_stream = peer.stream_prepare(&alice, &[3; 8], 5, vec![]);
+    assert_eq!(peer.send(money_without_stream).await.unwrap_err().code, ErrorCode::F99_APPLICATION_ERROR);
+
+    // A malformed ILP packet inside a good BTP frame: F01, link stays up.
+    let frame = BtpPacket::Message { request_id: 77, protocol_data: vec![btp::ilp_entry(vec![12, 3, 1, 2, 3])] };
+    let r = peer.send_raw(frame.encode(), 77).await.expect("reply").unwrap_err();
+    assert_eq!(r.code, ErrorCode::F01_INVALID_PACKET);
+
+    assert_eq!(balance_and_subs(&alice).await, (0, 0));
+    // A payment the node can fulfil still goes through on the same link: money alone is
+    // credited to the account.
+    let f = peer.send(good).await.expect("fulfilled");
+    assert_eq!(f.fulfillment.len(), 32);
+    assert_eq!(balance_and_subs(&alice).await, (5, 0));
+    alice.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_auth_is_refused_and_a_garbage_peer_is_dropped_without_hurting_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = start_alice(dir.path()).await;
+
+    let (_, reply) = connect(&alice, [0x44; 32], Some("1.00".into())).await;
+    assert!(matches!(reply, BtpPacket::Error { ref code, .. } if code == "F00"), "{reply:?}");
+    let stale = auth::make_token(&[0x44; 32], &alice.key.pubkey, 1_000_000, &[0; 32]).unwrap();
+    let (_, reply) = connect(&alice, [0x44; 32], Some(stale)).await;
+    assert!(matches!(reply, BtpPacket::Error { ref code, .. } if code == "F00"), "{reply:?}");
+
+    let (mut good, _) = connect(&alice, [0x45; 32], None).await;
+    let (mut bad, _) = connect(&alice, [0x46; 32], None).await;
+    bad.ws.send(Message::binary(vec![0xff, 0x00, 0x01])).await.unwrap();
+    assert!(next(&mut bad.ws).await.is_none(), "garbage closes that link");
+
+    let p = good.stream_prepare(&alice, &[4; 8], 3, vec![Frame::StreamMoney { stream_id: 1, shares: 1 }]);
+    good.send(p).await.expect("the other link still works");
+    alice.shutdown();
+}
