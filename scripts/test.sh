@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what it needs, then runs
+#   1. every Rust test in the workspace (unit, property, peer-protocol; real SQLite files),
+#   2. the whole-system tests: real `btpnips` processes driven by nostr-tools (npm, pinned).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v cargo >/dev/null; then
+  echo "cargo not found: install Rust (https://rustup.rs) first" >&2
+  exit 1
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  say "installing Node.js (Debian packages)"
+  apt-get update -qq && apt-get install -y -qq nodejs npm
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  say "installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+say "building btpnips"
+cargo build --locked -p btpnips
+
+say "Rust tests (cargo nextest)"
+cargo nextest run --locked --workspace --no-fail-fast
+
+say "system tests (two real nodes, nostr-tools clients)"
+(cd tests/system && npm ci --no-audit --no-fund --loglevel=error)
+BTPNIPS_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/btpnips" \
+  node --test --test-concurrency=1 tests/system/
