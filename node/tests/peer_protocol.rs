@@ -239,3 +239,105 @@ async fn bad_auth_is_refused_and_a_garbage_peer_is_dropped_without_hurting_other
     good.send(p).await.expect("the other link still works");
     alice.shutdown();
 }
+
+/// Answer the node's Prepares as a subscriber that stores nothing and never pays: fulfill
+/// each one we can derive and collect the NIP-01 messages, until `done` says stop.
+async fn receive_messages(peer: &mut Peer, node: &Node, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut decoders: std::collections::HashMap<u64, framing::MessageDecoder> = Default::default();
+    let mut messages = Vec::new();
+    while !done(&messages) {
+        let Some(packet) = next(&mut peer.ws).await else { panic!("link closed; got {messages:?}") };
+        let BtpPacket::Message { request_id, protocol_data } = packet else { continue };
+        let Ok(Packet::Prepare(p)) = Packet::decode(&btp::find_entry(&protocol_data, "ilp").unwrap().data) else { continue };
+        let suffix = p.destination.as_str().rsplit('.').next().unwrap();
+        let mut tag = [0u8; 8];
+        hex::decode_to_slice(suffix, &mut tag).unwrap();
+        let keys = StreamKeys::derive(&secret::shared_secret(&peer.secret, &node.key.pubkey, &tag).unwrap());
+        let plain = StreamPacket::decode(&keys.decrypt(&p.data).unwrap()).unwrap();
+        for f in plain.frames {
+            if let Frame::StreamData { stream_id, data, .. } = f {
+                messages.extend(decoders.entry(stream_id).or_default().push(&data).unwrap());
+            }
+        }
+        let fulfill = Fulfill { fulfillment: keys.fulfillment(&p.data), data: vec![] };
+        let reply = BtpPacket::Response { request_id, protocol_data: vec![btp::ilp_entry(fulfill.encode())] };
+        peer.ws.send(Message::binary(reply.encode())).await.unwrap();
+    }
+    messages
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_stops_paying_is_closed_when_unpaid_delivery_passes_the_credit() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = start_alice(dir.path()).await; // 1000 per period, 10 per event, credit 100
+    let (mut peer, _) = connect(&alice, [0x47; 32], None).await;
+    let author = alice.key.pubkey_hex.clone();
+    let p = peer.stream_prepare(&alice, &[5; 8], 1000, req_frames("s1", &author, 1000));
+    peer.send(p).await.expect("paid REQ");
+    let eose = receive_messages(&mut peer, &alice, |m| m.iter().any(|x| x.starts_with(r#"["EOSE""#))).await;
+    assert_eq!(eose, vec![r#"["EOSE","s1"]"#]);
+
+    for i in 0..15u64 {
+        let e = protocol::nostr::Event::sign(&alice.key.secret, 1_700_000_000 + i, 1, vec![], format!("note {i}"), [i as u8; 32]).unwrap();
+        assert_eq!(btpnips::ingest::publish(&alice, e).await, (true, String::new()));
+    }
+    let got = receive_messages(&mut peer, &alice, |m| m.iter().any(|x| x.starts_with(r#"["CLOSED""#))).await;
+    let events = got.iter().filter(|m| m.starts_with(r#"["EVENT""#)).count();
+    // 100 units of credit at 10 per event: the 11th unpaid delivery is the last one sent.
+    assert_eq!(events, 11, "{got:?}");
+    let closed = got.last().unwrap();
+    assert!(closed.starts_with(r#"["CLOSED","s1","payment-required: "#), "{closed}");
+    let status = btpnips::status::status(&alice).await.unwrap();
+    let sub = &status["subscriptions"][0];
+    assert_eq!(sub["events_delivered"], 11);
+    assert_eq!(sub["amount_paid"], 1000);
+    assert!(sub["status"].as_str().unwrap().starts_with("closed"));
+    alice.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_delivered_by_a_publisher_are_verified_before_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = start_alice(dir.path()).await;
+    let publisher_secret = [0x48u8; 32];
+    let (mut publisher, _) = connect(&alice, publisher_secret, None).await;
+    let publisher_hex = hex::encode(publisher.pubkey);
+
+    // Alice's own client asks her node for the publisher's events: her node subscribes.
+    let relay = alice.bound.lock().unwrap().relay.unwrap();
+    let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{relay}")).await.unwrap();
+    let req = format!(r#"["REQ","c1",{{"authors":["{publisher_hex}"]}}]"#);
+    client.send(Message::text(req)).await.unwrap();
+    let got = receive_messages(&mut publisher, &alice, |m| m.iter().any(|x| x.starts_with(r#"["REQ""#))).await;
+    let sub_id = match ClientMessage::parse(&got[0]).unwrap() {
+        ClientMessage::Req { subscription_id, .. } => subscription_id,
+        other => panic!("{other:?}"),
+    };
+
+    let tag = [6u8; 8];
+    let good = protocol::nostr::Event::sign(&publisher_secret, 1_700_000_000, 1, vec![], "good".into(), [1; 32]).unwrap();
+    let mut forged = protocol::nostr::Event::sign(&publisher_secret, 1_700_000_001, 1, vec![], "forged".into(), [2; 32]).unwrap();
+    forged.content = "changed after signing".into();
+    let foreign = protocol::nostr::Event::sign(&[0x49; 32], 1_700_000_002, 1, vec![], "someone else".into(), [3; 32]).unwrap();
+    let mut offset = 0;
+    let deliver = |event: &protocol::nostr::Event| {
+        let msg = protocol::nostr::RelayMessage::Event { subscription_id: sub_id.clone(), event: event.clone() };
+        let data = framing::encode_message(&msg.to_json()).unwrap();
+        let frames = vec![Frame::StreamData { stream_id: 1, offset, data: data.clone() }];
+        (frames, data.len() as u64)
+    };
+    for bad in [&forged, &foreign] {
+        let (frames, _) = deliver(bad);
+        let r = publisher.send(publisher.stream_prepare(&alice, &tag, 0, frames)).await.unwrap_err();
+        assert_eq!(r.code, ErrorCode::F99_APPLICATION_ERROR);
+        assert!(r.message.starts_with("invalid: "), "{}", r.message);
+    }
+    let (frames, len) = deliver(&good);
+    publisher.send(publisher.stream_prepare(&alice, &tag, 0, frames)).await.expect("good event fulfilled");
+    offset += len;
+    assert!(offset > 0);
+
+    let stored = alice.storage.query_events(&[Filter::default()]).await.unwrap();
+    assert_eq!(stored.iter().map(|e| e.content.as_str()).collect::<Vec<_>>(), vec!["good"], "only the valid, matching event was stored");
+    alice.shutdown();
+}

@@ -2,7 +2,7 @@
 //! after each delivered EVENT; we replay stored matches, send EOSE, then push live events,
 //! and close the subscription with `CLOSED payment-required:` when unpaid delivery passes
 //! the configured credit (docs/btp-nips.md §4).
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use protocol::btpnips::addressing::TAG_LEN;
@@ -25,8 +25,10 @@ pub(crate) struct Inbound {
     /// Stored-event replay still running: live events wait in `backlog`.
     replaying: bool,
     backlog: Vec<Arc<Event>>,
-    /// EVENTs queued for delivery (counts toward the credit before they are fulfilled).
-    sent: u64,
+    /// Messages waiting for delivery, sent one at a time by [`pump`].
+    queue: VecDeque<Item>,
+    /// A pump task is running for this subscription.
+    pumping: bool,
 }
 
 /// Work after commit.
@@ -38,13 +40,12 @@ type Key = (String, String);
 
 pub(super) fn restore(node: &Arc<Node>, record: SubscriptionRecord) {
     let key = (record.peer.clone(), record.subscription_id.clone());
-    let sent = record.events_delivered;
     // Live delivery resumes when the subscriber sends its REQ again.
     let mut record = record;
     if record.status == "active" {
         record.status = "waiting-for-resume".into();
     }
-    node.subs.inbound.lock().expect("poisoned").insert(key, Inbound { record, out: None, replaying: false, backlog: vec![], sent });
+    node.subs.inbound.lock().expect("poisoned").insert(key, Inbound { record, out: None, replaying: false, backlog: vec![], queue: VecDeque::new(), pumping: false });
 }
 
 pub(super) fn on_link_up(node: &Arc<Node>, peer: &str) {
@@ -120,7 +121,8 @@ fn on_req(
         out: None,
         replaying: false,
         backlog: vec![],
-        sent: 0,
+        queue: VecDeque::new(),
+        pumping: false,
     });
     let r = &mut entry.record;
     r.paid_until = r.paid_until.max(now) + periods * prices.subscription_period_secs;
@@ -130,7 +132,6 @@ fn on_req(
     r.stream_id = stream_id;
     r.status = "active".into();
     bump(r);
-    entry.sent = entry.sent.max(r.events_delivered);
     entry.replaying = true;
     entry.backlog.clear();
     ops.push(Op::UpsertSubscription(r.clone()));
@@ -183,24 +184,21 @@ async fn replay(node: &Arc<Node>, key: Key, filters: Vec<Filter>) {
         }
     };
     let mut seen = HashSet::new();
-    for e in events {
-        seen.insert(e.id.clone());
-        deliver(node, &key, &Arc::new(e));
-    }
-    send(node, &key, RelayMessage::Eose { subscription_id: key.1.clone() });
-    let backlog = {
-        let mut map = node.subs.inbound.lock().expect("poisoned");
-        match map.get_mut(&key) {
-            Some(s) => {
-                s.replaying = false;
-                std::mem::take(&mut s.backlog)
-            }
-            None => vec![],
-        }
-    };
-    for e in backlog.into_iter().filter(|e| !seen.contains(&e.id)) {
-        deliver(node, &key, &e);
-    }
+    let mut items: Vec<Item> = events
+        .into_iter()
+        .map(|e| {
+            seen.insert(e.id.clone());
+            Item::Event(Arc::new(e))
+        })
+        .collect();
+    items.push(Item::Eose);
+    let mut map = node.subs.inbound.lock().expect("poisoned");
+    let Some(s) = map.get_mut(&key) else { return };
+    s.replaying = false;
+    let backlog = std::mem::take(&mut s.backlog);
+    items.extend(backlog.into_iter().filter(|e| !seen.contains(&e.id)).map(Item::Event));
+    drop(map);
+    enqueue(node, &key, items);
 }
 
 pub(super) fn on_new_event(node: &Arc<Node>, event: &Arc<Event>) {
@@ -220,59 +218,102 @@ pub(super) fn on_new_event(node: &Arc<Node>, event: &Arc<Event>) {
         ready
     };
     for k in keys {
-        deliver(node, &k, event);
+        enqueue(node, &k, vec![Item::Event(event.clone())]);
     }
 }
 
-/// Queue one EVENT to the subscriber, unless unpaid delivery is over the credit, in which
-/// case the subscription is closed with `CLOSED payment-required:`.
-fn deliver(node: &Arc<Node>, key: &Key, event: &Arc<Event>) {
-    let prices = &node.config.prices;
-    let over_credit = {
+/// One message waiting for delivery on a subscription.
+enum Item {
+    Event(Arc<Event>),
+    Eose,
+}
+
+/// Append to the subscription's delivery queue and make sure its pump runs.
+fn enqueue(node: &Arc<Node>, key: &Key, items: Vec<Item>) {
+    let start = {
         let mut map = node.subs.inbound.lock().expect("poisoned");
         let Some(s) = map.get_mut(key) else { return };
-        if s.record.status != "active" {
-            return;
-        }
-        let due = s.record.periods_paid * prices.subscription + (s.sent + 1) * prices.event_delivered;
-        if due.saturating_sub(s.record.amount_paid) > prices.delivery_credit {
-            s.record.status = "closed: unpaid delivery over credit".into();
-            bump(&mut s.record);
-            Some(s.record.clone())
-        } else {
-            s.sent += 1;
-            None
-        }
+        s.queue.extend(items);
+        !std::mem::replace(&mut s.pumping, true)
     };
-    if let Some(record) = over_credit {
-        let msg = format!("payment-required: unpaid delivery passed the credit of {} units", prices.delivery_credit);
-        send(node, key, RelayMessage::Closed { subscription_id: key.1.clone(), message: msg });
-        persist(node, record);
-        return;
+    if start {
+        let (node, key) = (node.clone(), key.clone());
+        tokio::spawn(async move { pump(&node, &key).await });
     }
-    let msg = RelayMessage::Event { subscription_id: key.1.clone(), event: (**event).clone() };
-    let Some(rx) = send(node, key, msg) else {
-        if let Some(s) = node.subs.inbound.lock().expect("poisoned").get_mut(key) {
-            s.sent -= 1;
-        }
-        return;
-    };
-    let (node, key) = (node.clone(), key.clone());
-    tokio::spawn(async move {
-        let ok = matches!(rx.await, Ok(Ok(())));
-        let record = {
+}
+
+enum Step {
+    Send(RelayMessage),
+    Close(SubscriptionRecord),
+    Stop,
+}
+
+/// Deliver a subscription's queue one message at a time, each awaited until the subscriber
+/// fulfilled it (= stored it). Before each EVENT the credit is checked: only fulfilled
+/// deliveries count as due, and the subscriber pays after storing, so a burst does not trip
+/// it while a subscriber that stops paying is closed with `CLOSED payment-required:`.
+async fn pump(node: &Arc<Node>, key: &Key) {
+    let prices = &node.config.prices;
+    loop {
+        let step = {
             let mut map = node.subs.inbound.lock().expect("poisoned");
-            let Some(s) = map.get_mut(&key) else { return };
-            if !ok {
-                s.sent = s.sent.saturating_sub(1);
-                return;
+            let Some(s) = map.get_mut(key) else { return };
+            match s.queue.pop_front() {
+                _ if s.record.status != "active" => Step::Stop,
+                None => Step::Stop,
+                Some(Item::Eose) => Step::Send(RelayMessage::Eose { subscription_id: key.1.clone() }),
+                Some(Item::Event(event)) => {
+                    let due = s.record.periods_paid * prices.subscription + s.record.events_delivered * prices.event_delivered;
+                    if due.saturating_sub(s.record.amount_paid) > prices.delivery_credit {
+                        s.record.status = "closed: unpaid delivery over credit".into();
+                        bump(&mut s.record);
+                        Step::Close(s.record.clone())
+                    } else {
+                        Step::Send(RelayMessage::Event { subscription_id: key.1.clone(), event: (*event).clone() })
+                    }
+                }
             }
-            s.record.events_delivered += 1;
-            bump(&mut s.record);
-            s.record.clone()
         };
-        persist(&node, record);
-    });
+        let (msg, is_event) = match step {
+            Step::Send(m) => {
+                let is_event = matches!(m, RelayMessage::Event { .. });
+                (m, is_event)
+            }
+            Step::Close(record) => {
+                let message = format!("payment-required: unpaid delivery passed the credit of {} units", prices.delivery_credit);
+                send(node, key, RelayMessage::Closed { subscription_id: key.1.clone(), message });
+                persist(node, record);
+                return stop(node, key);
+            }
+            Step::Stop => return stop(node, key),
+        };
+        let ok = match send(node, key, msg) {
+            Some(rx) => matches!(rx.await, Ok(Ok(()))),
+            None => false,
+        };
+        if !ok {
+            // The subscriber will resume with `since` when its link is back.
+            return stop(node, key);
+        }
+        if is_event {
+            let record = {
+                let mut map = node.subs.inbound.lock().expect("poisoned");
+                let Some(s) = map.get_mut(key) else { return };
+                s.record.events_delivered += 1;
+                bump(&mut s.record);
+                s.record.clone()
+            };
+            persist(node, record);
+        }
+    }
+}
+
+/// The pump ends: drop what is queued and let the next enqueue start a new pump.
+fn stop(node: &Arc<Node>, key: &Key) {
+    if let Some(s) = node.subs.inbound.lock().expect("poisoned").get_mut(key) {
+        s.queue.clear();
+        s.pumping = false;
+    }
 }
 
 /// Queue a message on the subscription's stream (opening one on our current outgoing

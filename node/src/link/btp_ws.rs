@@ -66,7 +66,8 @@ async fn accept(node: Arc<Node>, tcp: TcpStream) -> anyhow::Result<()> {
             run(node, ws, peer, "inbound").await;
             Ok(())
         }
-        Err((why, error)) => {
+        Err(refused) => {
+            let (why, error) = *refused;
             let _ = ws.send(Message::binary(error.encode())).await;
             let _ = ws.close(None).await;
             anyhow::bail!(why)

@@ -25,9 +25,12 @@ fn info_entry(node: &Node) -> ProtocolData {
     }
 }
 
+/// A refused auth: the reason (for the log) and the BTP Error to send before closing.
+pub type Refused = Box<(String, BtpPacket)>;
+
 /// Server side: check the first frame of a new connection. On success returns the peer's
 /// info and the Response to send; on failure the BTP Error to send before closing.
-pub fn server_accept(node: &Node, first: &BtpPacket) -> Result<(NodeInfo, BtpPacket), (String, BtpPacket)> {
+pub fn server_accept(node: &Node, first: &BtpPacket) -> Result<(NodeInfo, BtpPacket), Refused> {
     let request_id = first.request_id();
     let fail = |why: String| {
         let err = BtpPacket::Error {
@@ -38,7 +41,7 @@ pub fn server_accept(node: &Node, first: &BtpPacket) -> Result<(NodeInfo, BtpPac
             data: why.clone().into_bytes(),
             protocol_data: vec![],
         };
-        (why, err)
+        Box::new((why, err))
     };
     let BtpPacket::Message { protocol_data, .. } = first else {
         return Err(fail("first frame must be an auth Message".into()));

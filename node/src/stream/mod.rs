@@ -35,8 +35,11 @@ pub const MAX_INCOMING_PER_PEER: usize = 4;
 #[derive(Default)]
 pub struct Endpoint {
     outgoing: Mutex<HashMap<[u8; 32], Arc<Outgoing>>>,
-    incoming: Mutex<HashMap<([u8; 32], [u8; TAG_LEN]), Incoming>>,
+    incoming: Mutex<HashMap<ConnectionKey, Incoming>>,
 }
+
+/// An incoming connection: (sender pubkey, sender's connection tag).
+type ConnectionKey = ([u8; 32], [u8; TAG_LEN]);
 
 /// Our sending side towards one peer.
 pub struct Outgoing {
