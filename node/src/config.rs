@@ -29,6 +29,55 @@ impl Default for PriceConfig {
     }
 }
 
+/// How a configured ILP account relates to this node (RFC 31/ilp-connector terms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Relation {
+    /// We are its parent: it gets `<our address>.<id>` by IL-DCP, and that route.
+    Child,
+    /// An equal: routes are exchanged over CCP (and/or configured).
+    Peer,
+    /// Our upstream: the default route goes to it.
+    Parent,
+}
+
+/// A statically configured ILP account: a BTP peer that is not a btpnips node (e.g. the JS
+/// reference stack, ilp-connector). btpnips peers need no entry here: they are accounts by
+/// their key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountConfig {
+    /// Account id: one RFC 15 address segment (`[A-Za-z0-9_~-]+`).
+    pub id: String,
+    /// Child, peer or parent.
+    pub relation: Relation,
+    /// Token the peer must present in BTP auth when it dials us (`auth_token`).
+    #[serde(default)]
+    pub auth_token: Option<String>,
+    /// Dial the peer at this URL, `btp+ws://[user]:token@host:port` (or `ws://`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Largest Prepare amount accepted from this account (asset units); above it: F08.
+    #[serde(default)]
+    pub max_packet_amount: Option<u64>,
+    /// Most this account may owe us, unsettled (asset units); above it: T04. Default:
+    /// `default_credit_limit`.
+    #[serde(default)]
+    pub credit_limit: Option<u64>,
+    /// Address prefixes routed to this account, besides CCP-learned ones.
+    #[serde(default)]
+    pub routes: Vec<String>,
+}
+
+/// Connector fee taken on each forwarded Prepare: `fixed + amount × basis_points / 10 000`
+/// (asset units, rounded down).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeConfig {
+    /// Fixed part, asset units.
+    pub fixed: u64,
+    /// Proportional part, basis points (1/100 of a percent).
+    pub basis_points: u32,
+}
+
 /// The whole node configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
@@ -57,6 +106,12 @@ pub struct Config {
     pub bootstrap: Vec<BootstrapPeer>,
     /// Seconds to wait for a peer's EOSE before answering a local REQ from what is stored.
     pub upstream_eose_timeout_secs: u64,
+    /// Statically configured ILP accounts (non-btpnips BTP peers).
+    pub accounts: Vec<AccountConfig>,
+    /// Fee on forwarded packets.
+    pub fee: FeeConfig,
+    /// Default credit limit per account (asset units): what a peer may owe us unsettled.
+    pub default_credit_limit: u64,
 }
 
 impl Default for Config {
@@ -74,6 +129,9 @@ impl Default for Config {
             max_event_price: 1_000,
             bootstrap: Vec::new(),
             upstream_eose_timeout_secs: 10,
+            accounts: Vec::new(),
+            fee: FeeConfig::default(),
+            default_credit_limit: 10_000_000,
         }
     }
 }
@@ -87,6 +145,16 @@ pub fn default_data_dir() -> PathBuf {
 pub const CONFIG_FILE: &str = "btpnips.toml";
 
 impl Config {
+    /// The configured account `id`, if any.
+    pub fn account(&self, id: &str) -> Option<&AccountConfig> {
+        self.accounts.iter().find(|a| a.id == id)
+    }
+
+    /// Credit limit of an account (asset units).
+    pub fn credit_limit(&self, id: &str) -> u64 {
+        self.account(id).and_then(|a| a.credit_limit).unwrap_or(self.default_credit_limit)
+    }
+
     /// Load: defaults ← config file ← `BTPNIPS_*` env (nested keys with `__`, e.g.
     /// `BTPNIPS_PRICES__SUBSCRIPTION=5`). `data_dir` (CLI) picks where to look for
     /// `btpnips.toml` when `config_file` is not given.

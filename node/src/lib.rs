@@ -12,5 +12,6 @@ pub mod keys;
 pub mod link;
 pub mod node;
 pub mod relay;
+pub mod spsp;
 pub mod status;
 pub mod stream;

@@ -39,6 +39,10 @@ pub struct Node {
     pub stream: crate::stream::Endpoint,
     /// BTP-NIPs subscription state (both directions).
     pub subs: crate::btpnips::Subscriptions,
+    /// What each SPSP receiver has received.
+    pub spsp: crate::spsp::Receipts,
+    /// Amounts in flight per account, for credit limits.
+    pub pending: crate::connector::credit::Pending,
     /// Bound addresses (the configured ones may use port 0).
     pub bound: Mutex<BoundAddrs>,
     shutdown: watch::Sender<bool>,
@@ -88,6 +92,8 @@ impl Node {
             peers: Default::default(),
             stream: Default::default(),
             subs: Default::default(),
+            spsp: Default::default(),
+            pending: Default::default(),
             bound: Default::default(),
             shutdown,
             config,
@@ -102,7 +108,10 @@ impl Node {
         std::fs::write(&listen_file, serde_json::to_string_pretty(&bound)?)
             .with_context(|| format!("writing {}", listen_file.display()))?;
         for bp in node.config.bootstrap.clone() {
-            crate::link::dial_forever(node.clone(), bp);
+            crate::link::dial_forever(node.clone(), crate::link::DialTarget::Bootstrap(bp));
+        }
+        for account in node.config.accounts.iter().filter(|a| a.url.is_some()).cloned() {
+            crate::link::dial_forever(node.clone(), crate::link::DialTarget::Account(account));
         }
         tracing::info!(
             pubkey = %node.key.pubkey_hex, ilp_address = %node.address,

@@ -50,6 +50,10 @@ pub async fn status(node: &Arc<Node>) -> Result<Value, storage::StorageError> {
         "accounts": accounts,
         "routes": node.routes.snapshot(),
         "stream_connections": { "outgoing": outgoing, "incoming": incoming },
+        "links": links.iter().map(|l| json!({
+            "account": l.account, "relation": l.relation, "direction": l.direction, "btpnips": l.info.is_some(),
+        })).collect::<Vec<_>>(),
+        "spsp_receipts": node.spsp.snapshot(),
         "events_stored": events,
     }))
 }

@@ -1,22 +1,26 @@
 //! The ILP connector: every Prepare, whether it came from a peer link or from this node's
 //! own STREAM sender, passes one chain of small steps (after interledger-rs):
 //!
-//! `validate` (expiry) → `route` (local endpoint, or longest-prefix match to a link) →
-//! `forward` (lower the expiry, send on the link, check the fulfillment) → `balance`
+//! `validate` (expiry, max packet amount, credit limit) → `peer protocols` (IL-DCP
+//! `peer.config`) → `route` (local endpoint, or longest-prefix match to a link) → `forward`
+//! (take the fee, lower the expiry, send on the link, check the fulfillment) → `balance`
 //! (persist the balance changes before the Fulfill goes back).
 //!
 //! Balances move only on a valid Fulfill. A Prepare fulfilled by the local STREAM endpoint is
 //! credited by that endpoint in the same transaction as its own effects (see `stream`).
+pub mod credit;
 mod router;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::ilp::{condition_of, ErrorCode, Fulfill, Prepare, Reject};
+use protocol::ildcp;
+use protocol::ilp::{condition_of, AmountTooLargeData, ErrorCode, Fulfill, Prepare, Reject};
 use storage::{LedgerEntry, Op, PeerRecord};
 
 pub use router::RoutingTable;
 
+use crate::config::Relation;
 use crate::link::LinkHandle;
 use crate::node::Node;
 
@@ -46,19 +50,66 @@ pub async fn handle_prepare(node: &Arc<Node>, from: Source, prepare: Prepare) ->
     if prepare.expires_at <= now {
         return Err(reject(node, ErrorCode::R00_TRANSFER_TIMED_OUT, "packet expired before it arrived"));
     }
-    if prepare.destination.has_prefix(node.address.as_str()) {
+    let mut _reservation = None;
+    if let Source::Peer(account) = &from {
+        if let Some(max) = node.config.account(account).and_then(|a| a.max_packet_amount) {
+            if prepare.amount > max {
+                let mut r = reject(node, ErrorCode::F08_AMOUNT_TOO_LARGE, &format!("packet amount {} exceeds the maximum {max}", prepare.amount));
+                r.data = AmountTooLargeData { received_amount: prepare.amount, maximum_amount: max }.encode();
+                return Err(r);
+            }
+        }
+        if prepare.destination.scheme() == "peer" {
+            return peer_protocol(node, account, &prepare);
+        }
+        _reservation = credit::reserve(node, account, prepare.amount).await?;
+    }
+    let route = node.routes.resolve_with_prefix(&prepare.destination);
+    let local = prepare.destination.has_prefix(node.address.as_str());
+    if local && route.as_ref().is_none_or(|(prefix, _)| prefix.len() <= node.address.as_str().len()) {
         return crate::stream::receive(node, from, prepare).await;
     }
     if prepare.destination.scheme() == "peer" {
         return Err(reject(node, ErrorCode::F02_UNREACHABLE, "peer.* addresses are not forwarded"));
     }
-    let Some(account) = node.routes.resolve(&prepare.destination) else {
+    let Some((_, account)) = route else {
         return Err(reject(node, ErrorCode::F02_UNREACHABLE, &format!("no route to {}", prepare.destination)));
     };
     if from == Source::Peer(account.clone()) {
         return Err(reject(node, ErrorCode::F02_UNREACHABLE, "route points back to the sender"));
     }
     forward(node, from, &account, prepare).await
+}
+
+/// Prepares to `peer.*` from a peer: IL-DCP (`peer.config`, for children). Anything else at
+/// `peer.*` is not for us: F02.
+fn peer_protocol(node: &Arc<Node>, account: &str, prepare: &Prepare) -> Result<Fulfill, Reject> {
+    if ildcp::is_ildcp_request(prepare) {
+        let child = node.config.account(account).filter(|a| a.relation == Relation::Child);
+        let Some(child) = child else {
+            return Err(reject(node, ErrorCode::F00_BAD_REQUEST, "IL-DCP is only served to child accounts"));
+        };
+        let client_address = node
+            .address
+            .with_suffix(&child.id)
+            .map_err(|e| reject(node, ErrorCode::F00_BAD_REQUEST, &format!("account id is not an address segment: {e}")))?;
+        let response = ildcp::IldcpResponse {
+            client_address,
+            asset_scale: node.config.asset_scale,
+            asset_code: node.config.asset_code.clone(),
+        };
+        return Ok(ildcp::fulfill(&response));
+    }
+    Err(reject(node, ErrorCode::F02_UNREACHABLE, &format!("no handler for {}", prepare.destination)))
+}
+
+/// The fee on a forwarded amount (asset units): `fixed + amount × bps / 10 000`, for
+/// non-zero amounts only.
+pub fn fee(config: &crate::config::FeeConfig, amount: u64) -> u64 {
+    if amount == 0 {
+        return 0;
+    }
+    config.fixed.saturating_add(((amount as u128 * config.basis_points as u128) / 10_000) as u64)
 }
 
 async fn forward(node: &Arc<Node>, from: Source, account: &str, mut prepare: Prepare) -> Result<Fulfill, Reject> {
@@ -72,6 +123,14 @@ async fn forward(node: &Arc<Node>, from: Source, account: &str, mut prepare: Pre
     let outgoing_expiry = outgoing_expiry.min(now + hold);
     if outgoing_expiry <= now {
         return Err(reject(node, ErrorCode::R02_INSUFFICIENT_TIMEOUT, "not enough time left to forward"));
+    }
+    let incoming_amount = prepare.amount;
+    if from != Source::Local {
+        let fee = fee(&node.config.fee, incoming_amount);
+        if fee > 0 && fee >= incoming_amount {
+            return Err(reject(node, ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT, &format!("amount {incoming_amount} does not cover the fee {fee}")));
+        }
+        prepare.amount = incoming_amount - fee;
     }
     prepare.expires_at = outgoing_expiry;
     let wait = (outgoing_expiry - now).to_std().unwrap_or_default();
@@ -90,11 +149,14 @@ async fn forward(node: &Arc<Node>, from: Source, account: &str, mut prepare: Pre
         tracing::warn!(peer = %account, "fulfillment does not match the condition; rejecting");
         return Err(reject(node, ErrorCode::F05_WRONG_CONDITION, "fulfillment did not match the execution condition"));
     }
-    if amount > 0 {
+    if incoming_amount > 0 {
         let cond = hex::encode(condition);
-        let mut ops = vec![Op::Ledger(ledger_entry(node, &link.account, -(amount as i64), format!("out:{cond}"), "fulfilled outgoing Prepare"))];
+        let mut ops = Vec::new();
+        if amount > 0 {
+            ops.push(Op::Ledger(ledger_entry(node, &link.account, -(amount as i64), format!("out:{cond}"), "fulfilled outgoing Prepare")));
+        }
         if let Source::Peer(src) = &from {
-            ops.push(Op::Ledger(ledger_entry(node, src, amount as i64, format!("in:{cond}"), "fulfilled forwarded Prepare")));
+            ops.push(Op::Ledger(ledger_entry(node, src, incoming_amount as i64, format!("in:{cond}"), "fulfilled forwarded Prepare")));
         }
         match node.storage.writer().submit(ops).await {
             Ok(outcomes) => {
@@ -130,11 +192,28 @@ pub fn ledger_entry(node: &Node, account: &str, delta: i64, reference: String, m
     }
 }
 
-/// A link came up: install it and its route, remember the peer, and let BTP-NIPs resume.
+/// A link came up: install it and its routes; for a btpnips peer, remember its info and let
+/// BTP-NIPs resume.
 pub async fn link_up(node: &Arc<Node>, link: LinkHandle) {
-    let info = link.info.clone();
-    node.routes.set(&info.ilp_address, &link.account);
     node.links.insert(link.clone());
+    let Some(info) = link.info.clone() else {
+        if let Some(account) = node.config.account(&link.account) {
+            match account.relation {
+                Relation::Child => {
+                    if let Ok(a) = node.address.with_suffix(&account.id) {
+                        node.routes.set(a.as_str(), &account.id);
+                    }
+                }
+                Relation::Parent => node.routes.set("", &account.id),
+                Relation::Peer => {}
+            }
+            for prefix in &account.routes {
+                node.routes.set(prefix, &account.id);
+            }
+        }
+        return;
+    };
+    node.routes.set(&info.ilp_address, &link.account);
     node.peers.lock().expect("poisoned").insert(info.pubkey.clone(), info.clone());
     let record = PeerRecord {
         account_id: link.account.clone(),

@@ -25,12 +25,25 @@ impl RoutingTable {
     /// The account for `destination`: the route with the longest prefix that matches whole
     /// segments (`test.a` matches `test.a` and `test.a.b`, not `test.ab`).
     pub fn resolve(&self, destination: &Address) -> Option<String> {
+        self.resolve_with_prefix(destination).map(|(_, account)| account)
+    }
+
+    /// Like [`RoutingTable::resolve`], also returning the matched prefix.
+    pub fn resolve_with_prefix(&self, destination: &Address) -> Option<(String, String)> {
         let routes = self.routes.read().expect("poisoned");
         routes
             .iter()
             .filter(|(prefix, _)| destination.has_prefix(prefix))
             .max_by_key(|(prefix, _)| prefix.len())
-            .map(|(_, account)| account.clone())
+            .map(|(prefix, account)| (prefix.clone(), account.clone()))
+    }
+
+    /// Remove the route for exactly `prefix` if it points at `account`.
+    pub fn remove(&self, prefix: &str, account: &str) {
+        let mut routes = self.routes.write().expect("poisoned");
+        if routes.get(prefix).is_some_and(|a| a == account) {
+            routes.remove(prefix);
+        }
     }
 
     /// A copy of all routes, for status output.

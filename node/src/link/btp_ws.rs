@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::{handshake, LinkError, LinkHandle, SendPrepare};
-use crate::config::BootstrapPeer;
+use crate::config::{AccountConfig, BootstrapPeer, Relation};
 use crate::connector::{self, Source};
 use crate::node::Node;
 
@@ -61,9 +61,10 @@ async fn accept(node: Arc<Node>, tcp: TcpStream) -> anyhow::Result<()> {
         .await
         .map_err(|_| anyhow::anyhow!("no auth within {HANDSHAKE_TIMEOUT:?}"))??;
     match handshake::server_accept(&node, &first) {
-        Ok((peer, response)) => {
-            ws.send(Message::binary(response.encode())).await?;
-            run(node, ws, peer, "inbound").await;
+        Ok(accepted) => {
+            ws.send(Message::binary(accepted.response.encode())).await?;
+            let who = Who { account: accepted.account, info: accepted.info, relation: accepted.relation };
+            run(node, ws, who, "inbound").await;
             Ok(())
         }
         Err(refused) => {
@@ -75,19 +76,58 @@ async fn accept(node: Arc<Node>, tcp: TcpStream) -> anyhow::Result<()> {
     }
 }
 
-/// Keep a link to a bootstrap peer up: dial, run, and redial with exponential backoff
-/// (1 s doubling to 30 s) until shutdown.
-pub fn dial_forever(node: Arc<Node>, peer: BootstrapPeer) {
+/// The peer at the other end of an authenticated link.
+struct Who {
+    account: String,
+    info: Option<NodeInfo>,
+    relation: Relation,
+}
+
+/// What a dialer keeps a link to.
+#[derive(Clone)]
+pub enum DialTarget {
+    /// A btpnips node from the bootstrap list (signed-key auth).
+    Bootstrap(BootstrapPeer),
+    /// A configured account with a `url` (plain token auth).
+    Account(AccountConfig),
+}
+
+impl DialTarget {
+    fn url(&self) -> &str {
+        match self {
+            DialTarget::Bootstrap(b) => &b.url,
+            DialTarget::Account(a) => a.url.as_deref().unwrap_or_default(),
+        }
+    }
+}
+
+/// Split `btp+ws://user:token@host:port/path` into (`ws://host:port/path`, user, token).
+/// A plain `ws://host:port` has an empty user and token.
+pub fn parse_btp_url(url: &str) -> anyhow::Result<(String, String, String)> {
+    let rest = url.strip_prefix("btp+").unwrap_or(url);
+    let rest = rest.strip_prefix("ws://").ok_or_else(|| anyhow::anyhow!("{url}: expected btp+ws:// or ws://"))?;
+    let (userinfo, hostpart) = match rest.rsplit_once('@') {
+        Some((u, h)) => (u, h),
+        None => ("", rest),
+    };
+    let (user, token) = userinfo.split_once(':').unwrap_or(("", userinfo));
+    anyhow::ensure!(!hostpart.is_empty(), "{url}: no host");
+    Ok((format!("ws://{hostpart}"), user.to_owned(), token.to_owned()))
+}
+
+/// Keep a link up: dial, run, and redial with exponential backoff (1 s doubling to 30 s)
+/// until shutdown.
+pub fn dial_forever(node: Arc<Node>, target: DialTarget) {
     tokio::spawn(async move {
         let mut stop = node.shutdown_signal();
         let mut backoff = Duration::from_secs(1);
         loop {
-            match dial(&node, &peer).await {
-                Ok((ws, info)) => {
+            match dial(&node, &target).await {
+                Ok((ws, who)) => {
                     backoff = Duration::from_secs(1);
-                    run(node.clone(), ws, info, "outbound").await;
+                    run(node.clone(), ws, who, "outbound").await;
                 }
-                Err(e) => tracing::warn!(url = %peer.url, error = %e, "dial failed"),
+                Err(e) => tracing::warn!(url = %target.url(), error = %e, "dial failed"),
             }
             if *stop.borrow() {
                 break;
@@ -101,21 +141,36 @@ pub fn dial_forever(node: Arc<Node>, peer: BootstrapPeer) {
     });
 }
 
-async fn dial(node: &Node, peer: &BootstrapPeer) -> anyhow::Result<(Ws, NodeInfo)> {
-    let server_pk = protocol::btpnips::secret::parse_hex32(&peer.pubkey)?;
-    let url: tokio_tungstenite::tungstenite::http::Uri = peer.url.parse()?;
-    let host = url.host().ok_or_else(|| anyhow::anyhow!("url has no host"))?;
-    let port = url.port_u16().unwrap_or(80);
+async fn dial(node: &Node, target: &DialTarget) -> anyhow::Result<(Ws, Who)> {
+    let (ws_url, user, token) = parse_btp_url(target.url())?;
+    let uri: tokio_tungstenite::tungstenite::http::Uri = ws_url.parse()?;
+    let host = uri.host().ok_or_else(|| anyhow::anyhow!("url has no host"))?;
+    let port = uri.port_u16().unwrap_or(80);
     let tcp = TcpStream::connect((host.trim_matches(['[', ']']), port)).await?;
     tcp.set_nodelay(true)?;
-    let (mut ws, _) = tokio_tungstenite::client_async(peer.url.as_str(), tcp).await?;
-    let auth = handshake::client_auth(node, rand::random(), &server_pk)?;
+    let (mut ws, _) = tokio_tungstenite::client_async(ws_url.as_str(), tcp).await?;
+    let auth = match target {
+        DialTarget::Bootstrap(peer) => {
+            let server_pk = protocol::btpnips::secret::parse_hex32(&peer.pubkey)?;
+            handshake::client_auth(node, rand::random(), &server_pk)?
+        }
+        DialTarget::Account(_) => handshake::plain_auth(rand::random(), &user, &token),
+    };
     ws.send(Message::binary(auth.encode())).await?;
     let reply = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_packet(&mut ws))
         .await
         .map_err(|_| anyhow::anyhow!("no auth reply within {HANDSHAKE_TIMEOUT:?}"))??;
-    let info = handshake::client_check(&reply, &peer.pubkey)?;
-    Ok((ws, info))
+    let who = match target {
+        DialTarget::Bootstrap(peer) => {
+            let info = handshake::client_check(&reply, &peer.pubkey)?;
+            Who { account: info.pubkey.clone(), info: Some(info), relation: Relation::Peer }
+        }
+        DialTarget::Account(a) => {
+            handshake::plain_check(&reply)?;
+            Who { account: a.id.clone(), info: None, relation: a.relation }
+        }
+    };
+    Ok((ws, who))
 }
 
 /// Read the next BTP packet, skipping ping/pong.
@@ -134,11 +189,11 @@ async fn next_packet(ws: &mut Ws) -> anyhow::Result<BtpPacket> {
 type Pending = HashMap<u32, (tokio::time::Instant, oneshot::Sender<Result<Result<protocol::ilp::Fulfill, protocol::ilp::Reject>, LinkError>>)>;
 
 /// Drive one authenticated link until it closes.
-async fn run(node: Arc<Node>, ws: Ws, peer: NodeInfo, direction: &'static str) {
-    let account = peer.pubkey.clone();
+async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
+    let account = who.account.clone();
     let link_id = NEXT_LINK_ID.fetch_add(1, Ordering::Relaxed);
     let (tx, mut commands) = mpsc::channel::<SendPrepare>(1024);
-    let handle = LinkHandle { account: account.clone(), link_id, info: peer.clone(), direction, tx };
+    let handle = LinkHandle { account: account.clone(), link_id, info: who.info, relation: who.relation, direction, tx };
     let (mut sink, mut source) = ws.split();
     let (out_tx, mut out_rx) = mpsc::channel::<Message>(1024);
     let writer = tokio::spawn(async move {
@@ -150,7 +205,7 @@ async fn run(node: Arc<Node>, ws: Ws, peer: NodeInfo, direction: &'static str) {
         let _ = sink.close().await;
     });
     crate::connector::link_up(&node, handle).await;
-    tracing::info!(peer = %account, direction, address = %peer.ilp_address, "peer link up");
+    tracing::info!(peer = %account, direction, relation = ?who.relation, "peer link up");
 
     let mut pending: Pending = HashMap::new();
     let mut next_id: u32 = rand::random();

@@ -2,6 +2,7 @@
 use protocol::btp::{self, BtpPacket, ContentType, ProtocolData};
 use protocol::btpnips::{auth, info, info::NodeInfo, secret::parse_hex32};
 
+use crate::config::Relation;
 use crate::node::Node;
 
 /// BTP error code F00 NotAccepted (RFC 23), sent when auth fails.
@@ -28,15 +29,28 @@ fn info_entry(node: &Node) -> ProtocolData {
 /// A refused auth: the reason (for the log) and the BTP Error to send before closing.
 pub type Refused = Box<(String, BtpPacket)>;
 
-/// Server side: check the first frame of a new connection. On success returns the peer's
-/// info and the Response to send; on failure the BTP Error to send before closing.
-pub fn server_accept(node: &Node, first: &BtpPacket) -> Result<(NodeInfo, BtpPacket), Refused> {
+/// Who a new link belongs to, once auth passed.
+pub struct Accepted {
+    /// Account id: the btpnips peer's pubkey hex, or a configured account's id.
+    pub account: String,
+    /// A btpnips peer's node info.
+    pub info: Option<NodeInfo>,
+    /// Relation of the account.
+    pub relation: Relation,
+    /// The Response to send.
+    pub response: BtpPacket,
+}
+
+/// Server side: check the first frame of a new connection. A frame with a `btpnips_info`
+/// entry is a btpnips node proving its key; otherwise the `auth_token` must be the token of a
+/// configured account (compared in constant time), as with the JS BTP plugin.
+pub fn server_accept(node: &Node, first: &BtpPacket) -> Result<Accepted, Refused> {
     let request_id = first.request_id();
     let fail = |why: String| {
         let err = BtpPacket::Error {
             request_id,
             code: NOT_ACCEPTED.into(),
-            name: "NotAccepted".into(),
+            name: "NotAcceptedError".into(),
             triggered_at: crate::clock::now(),
             data: why.clone().into_bytes(),
             protocol_data: vec![],
@@ -47,17 +61,55 @@ pub fn server_accept(node: &Node, first: &BtpPacket) -> Result<(NodeInfo, BtpPac
         return Err(fail("first frame must be an auth Message".into()));
     };
     let req = btp::parse_auth(protocol_data).map_err(|e| fail(format!("auth: {e}")))?;
+    let Some(entry) = btp::find_entry(protocol_data, info::PROTOCOL_NAME) else {
+        let account = node
+            .config
+            .accounts
+            .iter()
+            .find(|a| a.auth_token.as_deref().is_some_and(|t| constant_time_eq(t.as_bytes(), req.token.as_bytes())))
+            .ok_or_else(|| fail("auth_token matches no configured account".into()))?;
+        return Ok(Accepted {
+            account: account.id.clone(),
+            info: None,
+            relation: account.relation,
+            response: BtpPacket::Response { request_id, protocol_data: vec![] },
+        });
+    };
     let username = req.username.unwrap_or_default();
     let client = parse_hex32(&username).map_err(|e| fail(format!("auth_username: {e}")))?;
     auth::verify_token(&req.token, &node.key.pubkey, &client, crate::clock::now_secs())
         .map_err(|e| fail(e.to_string()))?;
-    let entry = btp::find_entry(protocol_data, info::PROTOCOL_NAME)
-        .ok_or_else(|| fail(format!("missing {} entry", info::PROTOCOL_NAME)))?;
     let peer = NodeInfo::from_json_bytes(&entry.data).map_err(|e| fail(e.to_string()))?;
     if peer.pubkey != username {
         return Err(fail("node info pubkey differs from auth_username".into()));
     }
-    Ok((peer, BtpPacket::Response { request_id, protocol_data: vec![info_entry(node)] }))
+    Ok(Accepted {
+        account: username,
+        info: Some(peer),
+        relation: Relation::Peer,
+        response: BtpPacket::Response { request_id, protocol_data: vec![info_entry(node)] },
+    })
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Client side for a configured account: the plain BTP auth Message (`auth`,
+/// `auth_username`, `auth_token`), as the JS plugin sends it.
+pub fn plain_auth(request_id: u32, username: &str, token: &str) -> BtpPacket {
+    btp::auth_message(request_id, username, token)
+}
+
+/// Client side for a configured account: the listener must answer with a Response.
+pub fn plain_check(reply: &BtpPacket) -> anyhow::Result<()> {
+    match reply {
+        BtpPacket::Response { .. } => Ok(()),
+        BtpPacket::Error { code, name, data, .. } => {
+            anyhow::bail!("peer refused auth: {code} {name}: {}", String::from_utf8_lossy(data))
+        }
+        _ => anyhow::bail!("unexpected reply to auth"),
+    }
 }
 
 /// Client side: check the server's answer to our auth Message.

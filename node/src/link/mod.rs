@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 mod btp_ws;
 mod handshake;
 
-pub use btp_ws::{dial_forever, listen};
+pub use btp_ws::{dial_forever, listen, parse_btp_url, DialTarget};
 
 /// Why a link could not carry a packet (as opposed to the peer answering with a Reject).
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +46,11 @@ pub struct LinkHandle {
     pub account: String,
     /// Unique id of this link instance (a reconnect gets a new one).
     pub link_id: u64,
-    /// What the peer said about itself when the link came up.
-    pub info: NodeInfo,
+    /// What a btpnips peer said about itself when the link came up; `None` for a configured
+    /// (non-btpnips) account.
+    pub info: Option<NodeInfo>,
+    /// How the account relates to us (btpnips peers are `Peer`).
+    pub relation: crate::config::Relation,
     /// "inbound" (the peer dialed us) or "outbound" (we dialed).
     pub direction: &'static str,
     pub(crate) tx: mpsc::Sender<SendPrepare>,

@@ -31,7 +31,10 @@ pub async fn serve(node: Arc<Node>) -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(node.config.relay_listen).await?;
     let addr = listener.local_addr()?;
     let mut stop = node.shutdown_signal();
-    let app = Router::new().route("/", get(root)).with_state(node);
+    let app = Router::new()
+        .route("/", get(root))
+        .route(protocol::spsp::WELL_KNOWN_PATH, get(spsp).options(spsp_options))
+        .with_state(node);
     tokio::spawn(async move {
         let server = axum::serve(nodelay(listener), app)
             .with_graceful_shutdown(async move {
@@ -42,6 +45,29 @@ pub async fn serve(node: Arc<Node>) -> anyhow::Result<SocketAddr> {
         }
     });
     Ok(addr)
+}
+
+/// SPSP (RFC 9): a fresh STREAM receiver for plain Interledger payments.
+async fn spsp(State(node): State<Arc<Node>>) -> Response {
+    let body = crate::spsp::new_receiver(&node).to_json();
+    (
+        [
+            (header::CONTENT_TYPE, protocol::spsp::CONTENT_TYPE),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, "web-monetization-id"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn spsp_options() -> Response {
+    (
+        [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"), (header::ACCESS_CONTROL_ALLOW_HEADERS, "web-monetization-id")],
+        "",
+    )
+        .into_response()
 }
 
 async fn root(State(node): State<Arc<Node>>, headers: HeaderMap, ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Response {

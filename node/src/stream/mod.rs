@@ -22,7 +22,7 @@ use protocol::btpnips::addressing::{self, TAG_LEN};
 use protocol::ilp::{ErrorCode, Fulfill, Prepare, Reject};
 use tokio::sync::{mpsc, oneshot};
 
-pub use receiver::{PacketContext, StreamDelivery};
+pub use receiver::{ConnectionKind, PacketContext, StreamDelivery};
 pub use sender::SendError;
 
 use crate::connector::{reject, Source};
@@ -35,11 +35,9 @@ pub const MAX_INCOMING_PER_PEER: usize = 4;
 #[derive(Default)]
 pub struct Endpoint {
     outgoing: Mutex<HashMap<[u8; 32], Arc<Outgoing>>>,
-    incoming: Mutex<HashMap<ConnectionKey, Incoming>>,
+    incoming: Mutex<HashMap<ConnectionKind, Incoming>>,
 }
 
-/// An incoming connection: (sender pubkey, sender's connection tag).
-type ConnectionKey = ([u8; 32], [u8; TAG_LEN]);
 
 /// Our sending side towards one peer.
 pub struct Outgoing {
@@ -106,26 +104,32 @@ impl Endpoint {
         (self.outgoing.lock().expect("poisoned").len(), self.incoming.lock().expect("poisoned").len())
     }
 
-    fn incoming_for(&self, node: &Arc<Node>, peer: [u8; 32], tag: [u8; TAG_LEN]) -> Result<mpsc::Sender<receiver::Packet>, ()> {
+    fn incoming_for(&self, node: &Arc<Node>, kind: ConnectionKind) -> Result<mpsc::Sender<receiver::Packet>, ()> {
         let now = crate::clock::now_secs();
         let mut map = self.incoming.lock().expect("poisoned");
-        if let Some(c) = map.get_mut(&(peer, tag)) {
+        if let Some(c) = map.get_mut(&kind) {
             c.last_used = now;
             return Ok(c.tx.clone());
         }
-        let tx = receiver::spawn(node.clone(), peer, tag).map_err(|_| ())?;
-        let same_peer: Vec<_> = map.iter().filter(|((p, _), _)| *p == peer).map(|(k, v)| (*k, v.last_used)).collect();
-        if same_peer.len() >= MAX_INCOMING_PER_PEER {
-            if let Some((oldest, _)) = same_peer.iter().min_by_key(|(_, t)| *t) {
-                map.remove(oldest);
+        let tx = receiver::spawn(node.clone(), kind).map_err(|_| ())?;
+        if let ConnectionKind::BtpNips(peer, _) = kind {
+            let same_peer: Vec<_> = map
+                .iter()
+                .filter(|(k, _)| matches!(k, ConnectionKind::BtpNips(p, _) if *p == peer))
+                .map(|(k, v)| (*k, v.last_used))
+                .collect();
+            if same_peer.len() >= MAX_INCOMING_PER_PEER {
+                if let Some((oldest, _)) = same_peer.iter().min_by_key(|(_, t)| *t) {
+                    map.remove(oldest);
+                }
             }
         }
-        map.insert((peer, tag), Incoming { tx: tx.clone(), last_used: now });
+        map.insert(kind, Incoming { tx: tx.clone(), last_used: now });
         Ok(tx)
     }
 
-    fn close_incoming(&self, peer: [u8; 32], tag: [u8; TAG_LEN]) {
-        self.incoming.lock().expect("poisoned").remove(&(peer, tag));
+    fn close_incoming(&self, kind: ConnectionKind) {
+        self.incoming.lock().expect("poisoned").remove(&kind);
     }
 }
 
@@ -134,13 +138,17 @@ impl Endpoint {
 /// Rejects: F02 when the address names no BTP-NIPs connection, F06 when the sender key is
 /// unusable; otherwise whatever the receiver decides.
 pub async fn receive(node: &Arc<Node>, from: Source, prepare: Prepare) -> Result<Fulfill, Reject> {
-    let Some((peer, tag)) = addressing::sender_of(&node.address, &prepare.destination) else {
+    let kind = if let Some((peer, tag)) = addressing::sender_of(&node.address, &prepare.destination) {
+        if peer == node.key.pubkey {
+            return Err(reject(node, ErrorCode::F02_UNREACHABLE, "a node does not pay itself"));
+        }
+        ConnectionKind::BtpNips(peer, tag)
+    } else if let Some(token) = crate::spsp::token_of(&node.address, &prepare.destination) {
+        ConnectionKind::Spsp(token)
+    } else {
         return Err(reject(node, ErrorCode::F02_UNREACHABLE, "no receiver at this address"));
     };
-    if peer == node.key.pubkey {
-        return Err(reject(node, ErrorCode::F02_UNREACHABLE, "a node does not pay itself"));
-    }
-    let Ok(tx) = node.stream.incoming_for(node, peer, tag) else {
+    let Ok(tx) = node.stream.incoming_for(node, kind) else {
         return Err(reject(node, ErrorCode::F06_UNEXPECTED_PAYMENT, "sender key is not a valid secp256k1 key"));
     };
     let (reply, rx) = oneshot::channel();

@@ -15,42 +15,68 @@ pub struct RecvStream {
     next_offset: u64,
     out_of_order: BTreeMap<u64, Vec<u8>>,
     buffered: usize,
-    decoder: MessageDecoder,
+    /// `Some` on BTP-NIPs connections: the bytes are framed NIP-01 messages.
+    decoder: Option<MessageDecoder>,
+}
+
+/// What one StreamData frame made available, in order.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// Newly contiguous bytes.
+    pub bytes: Vec<u8>,
+    /// Messages completed (framed streams only).
+    pub messages: Vec<String>,
 }
 
 impl RecvStream {
-    /// Apply one StreamData frame and return the messages it completes.
+    /// A stream whose bytes are BTP-NIPs framed messages.
+    pub fn framed() -> Self {
+        Self { decoder: Some(MessageDecoder::new()), ..Self::default() }
+    }
+
+    /// A stream of raw bytes (e.g. an SPSP payment's data).
+    pub fn raw() -> Self {
+        Self::default()
+    }
+
+    /// Apply one StreamData frame and return the bytes and messages it completes.
     ///
     /// Bytes before `next_offset` (a retransmission) are skipped; bytes after a gap wait
     /// for the gap to fill. Errors: too much buffered, or a framing error.
-    pub fn push(&mut self, offset: u64, data: &[u8]) -> Result<Vec<String>, BtpNipsError> {
+    pub fn push(&mut self, offset: u64, data: &[u8]) -> Result<Received, BtpNipsError> {
         if offset > self.next_offset {
             self.buffered += data.len();
             if self.buffered > MAX_BUFFERED {
                 return Err(BtpNipsError::MessageTooLarge(self.buffered));
             }
             self.out_of_order.insert(offset, data.to_vec());
-            return Ok(Vec::new());
+            return Ok(Received::default());
         }
-        let mut out = self.take(offset, data)?;
+        let mut out = Received::default();
+        self.take(offset, data, &mut out)?;
         while let Some((&off, _)) = self.out_of_order.first_key_value() {
             if off > self.next_offset {
                 break;
             }
             let chunk = self.out_of_order.remove(&off).expect("present");
             self.buffered -= chunk.len();
-            out.extend(self.take(off, &chunk)?);
+            self.take(off, &chunk, &mut out)?;
         }
         Ok(out)
     }
 
-    fn take(&mut self, offset: u64, data: &[u8]) -> Result<Vec<String>, BtpNipsError> {
+    fn take(&mut self, offset: u64, data: &[u8], out: &mut Received) -> Result<(), BtpNipsError> {
         let skip = (self.next_offset - offset) as usize;
         if skip >= data.len() {
-            return Ok(Vec::new());
+            return Ok(());
         }
-        self.next_offset += (data.len() - skip) as u64;
-        self.decoder.push(&data[skip..])
+        let fresh = &data[skip..];
+        self.next_offset += fresh.len() as u64;
+        if let Some(d) = &mut self.decoder {
+            out.messages.extend(d.push(fresh)?);
+        }
+        out.bytes.extend_from_slice(fresh);
+        Ok(())
     }
 }
 
@@ -64,10 +90,14 @@ mod tests {
         let mut wire = encode_message(r#"["EOSE","a"]"#).unwrap();
         wire.extend(encode_message(r#"["EOSE","b"]"#).unwrap());
         let (x, y) = wire.split_at(5);
-        let mut s = RecvStream::default();
-        assert!(s.push(5, y).unwrap().is_empty());
+        let mut s = RecvStream::framed();
+        assert_eq!(s.push(5, y).unwrap(), Received::default());
         let got = s.push(0, x).unwrap();
-        assert_eq!(got, vec![r#"["EOSE","a"]"#, r#"["EOSE","b"]"#]);
-        assert!(s.push(0, &wire).unwrap().is_empty(), "a resend of consumed bytes yields nothing");
+        assert_eq!(got.messages, vec![r#"["EOSE","a"]"#, r#"["EOSE","b"]"#]);
+        assert_eq!(got.bytes, wire);
+        assert_eq!(s.push(0, &wire).unwrap(), Received::default(), "a resend of consumed bytes yields nothing");
+        let mut raw = RecvStream::raw();
+        assert_eq!(raw.push(0, b"hello").unwrap().bytes, b"hello");
+        assert!(raw.push(5, b"\xff").unwrap().messages.is_empty());
     }
 }

@@ -34,16 +34,27 @@ pub struct StreamDelivery {
     pub stream_id: u64,
     /// Asset units credited to this stream by this Prepare.
     pub money: u64,
-    /// NIP-01 JSON messages completed by this Prepare, in order.
+    /// NIP-01 JSON messages completed by this Prepare, in order (BTP-NIPs connections).
     pub messages: Vec<String>,
+    /// Raw stream bytes that became contiguous with this Prepare (SPSP connections).
+    pub bytes: Vec<u8>,
     /// The sender closed the stream (StreamClose).
     pub closed: bool,
 }
 
-/// The context `btpnips` gets with a packet.
+/// Which kind of incoming connection a receiver serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionKind {
+    /// A btpnips node's connection: (its pubkey, its tag). Data is framed NIP-01.
+    BtpNips([u8; 32], [u8; TAG_LEN]),
+    /// A plain STREAM payment set up by SPSP (RFC 9): the token we issued.
+    Spsp([u8; crate::spsp::TOKEN_LEN]),
+}
+
+/// The context the application gets with a packet.
 #[derive(Debug, Clone)]
 pub struct PacketContext {
-    /// The sending node's pubkey (hex).
+    /// The sending node's pubkey (hex) on BTP-NIPs connections; the token (hex) on SPSP ones.
     pub peer: String,
     /// The link the Prepare arrived on (the account to credit).
     pub from: Source,
@@ -53,10 +64,13 @@ pub struct PacketContext {
     pub condition: String,
 }
 
-pub(super) fn spawn(node: Arc<Node>, peer: [u8; 32], tag: [u8; TAG_LEN]) -> Result<mpsc::Sender<Packet>, protocol::btpnips::BtpNipsError> {
-    let secret = shared_secret(&node.key.secret, &peer, &tag)?;
+pub(super) fn spawn(node: Arc<Node>, kind: ConnectionKind) -> Result<mpsc::Sender<Packet>, protocol::btpnips::BtpNipsError> {
+    let secret = match kind {
+        ConnectionKind::BtpNips(peer, tag) => shared_secret(&node.key.secret, &peer, &tag)?,
+        ConnectionKind::Spsp(token) => crate::spsp::shared_secret(&node, &token),
+    };
     let (tx, mut rx) = mpsc::channel::<Packet>(256);
-    let mut actor = Receiver { node, peer, tag, keys: StreamKeys::derive(&secret), streams: HashMap::new() };
+    let mut actor = Receiver { node, kind, keys: StreamKeys::derive(&secret), streams: HashMap::new() };
     tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
             let out = actor.handle(p.from, p.prepare).await;
@@ -68,8 +82,7 @@ pub(super) fn spawn(node: Arc<Node>, peer: [u8; 32], tag: [u8; TAG_LEN]) -> Resu
 
 struct Receiver {
     node: Arc<Node>,
-    peer: [u8; 32],
-    tag: [u8; TAG_LEN],
+    kind: ConnectionKind,
     keys: StreamKeys,
     streams: HashMap<u64, RecvStream>,
 }
@@ -98,17 +111,20 @@ impl Receiver {
             Ok(x) => x,
             Err(why) => return Err(self.reply_reject(seq, prepare.amount, ErrorCode::F99_APPLICATION_ERROR, &why)),
         };
-        let ctx = PacketContext {
-            peer: hex::encode(self.peer),
-            from,
-            amount: prepare.amount,
-            condition: hex::encode(prepare.execution_condition),
+        let peer = match self.kind {
+            ConnectionKind::BtpNips(pk, _) => hex::encode(pk),
+            ConnectionKind::Spsp(token) => hex::encode(token),
         };
-        match crate::btpnips::on_stream_packet(&node, ctx, deliveries).await {
+        let ctx = PacketContext { peer, from, amount: prepare.amount, condition: hex::encode(prepare.execution_condition) };
+        let outcome = match self.kind {
+            ConnectionKind::BtpNips(..) => crate::btpnips::on_stream_packet(&node, ctx, deliveries).await,
+            ConnectionKind::Spsp(_) => crate::spsp::on_stream_packet(&node, ctx, deliveries).await,
+        };
+        match outcome {
             Ok(()) => {
                 self.streams.extend(touched);
                 if close {
-                    node.stream.close_incoming(self.peer, self.tag);
+                    node.stream.close_incoming(self.kind);
                 }
                 let reply = StreamPacket { sequence: seq, ilp_packet_type: IlpPacketType::Fulfill, prepare_amount: prepare.amount, frames: vec![] };
                 Ok(Fulfill { fulfillment, data: self.keys.encrypt(rand::random(), &reply.encode()) })
@@ -143,12 +159,14 @@ impl Receiver {
                 }
                 Frame::StreamData { stream_id, offset, data } => {
                     check_client_stream(*stream_id)?;
-                    let state = touched
-                        .entry(*stream_id)
-                        .or_insert_with(|| self.streams.get(stream_id).cloned().unwrap_or_default());
-                    let msgs = state.push(*offset, data).map_err(|e| format!("stream {stream_id}: {e}"))?;
+                    let framed = matches!(self.kind, ConnectionKind::BtpNips(..));
+                    let state = touched.entry(*stream_id).or_insert_with(|| {
+                        self.streams.get(stream_id).cloned().unwrap_or_else(|| if framed { RecvStream::framed() } else { RecvStream::raw() })
+                    });
+                    let got = state.push(*offset, data).map_err(|e| format!("stream {stream_id}: {e}"))?;
                     let i = entry(&mut deliveries, *stream_id);
-                    deliveries[i].messages.extend(msgs);
+                    deliveries[i].messages.extend(got.messages);
+                    deliveries[i].bytes.extend(got.bytes);
                 }
                 Frame::StreamClose { stream_id, .. } => {
                     let i = entry(&mut deliveries, *stream_id);
