@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs, then runs
 #   1. every Rust test in the workspace (unit, property, peer-protocol; real SQLite files),
-#   2. the whole-system tests: real `btpnips` processes driven by nostr-tools (npm, pinned).
+#   2. the whole-system tests: real `btpnips` processes driven by nostr-tools (npm, pinned),
+#   3. the interop tests against the Interledger JS reference stack (npm, pinned).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +27,10 @@ cargo build --locked -p btpnips
 say "Rust tests (cargo nextest)"
 cargo nextest run --locked --workspace --no-fail-fast
 
-say "system tests (two real nodes, nostr-tools clients)"
+say "installing the pinned npm packages (nostr-tools; the Interledger JS reference stack)"
 (cd tests/system && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+
+say "system and interop tests (real btpnips processes, nostr-tools, ilp-protocol-stream, ilp-connector)"
 BTPNIPS_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/btpnips" \
-  node --test --test-concurrency=1 tests/system/
+  node --test --test-concurrency=1 tests/system/ tests/interop/

@@ -24,7 +24,10 @@ pub async fn serve(node: Arc<Node>) -> anyhow::Result<SocketAddr> {
     let addr = listener.local_addr()?;
     let token = crate::node::read_api_token(&node.config)?;
     let mut stop = node.shutdown_signal();
-    let app = Router::new().route("/api/status", get(status)).with_state((node, Arc::new(token)));
+    let app = Router::new()
+        .route("/api/status", get(status))
+        .route("/api/pay", axum::routing::post(pay))
+        .with_state((node, Arc::new(token)));
     tokio::spawn(async move {
         let server = axum::serve(nodelay(listener), app).with_graceful_shutdown(async move {
             let _ = stop.changed().await;
@@ -36,13 +39,52 @@ pub async fn serve(node: Arc<Node>) -> anyhow::Result<SocketAddr> {
     Ok(addr)
 }
 
-async fn status(State((node, token)): State<(Arc<Node>, Arc<String>)>, headers: HeaderMap) -> Response {
+fn authorized(headers: &HeaderMap, token: &str) -> Result<(), Response> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if presented != Some(token.as_str()) {
-        return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": "missing or wrong bearer token"}))).into_response();
+    if presented == Some(token) {
+        Ok(())
+    } else {
+        Err((StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": "missing or wrong bearer token"}))).into_response())
+    }
+}
+
+/// `POST /api/pay` body: pay a plain Interledger receiver found by SPSP.
+#[derive(serde::Deserialize)]
+struct PayRequest {
+    /// SPSP endpoint URL (`http://…`).
+    spsp: String,
+    /// Amount in asset units.
+    amount: u64,
+    /// Optional data to send on the stream (UTF-8).
+    #[serde(default)]
+    data: String,
+}
+
+async fn pay(State((node, token)): State<(Arc<Node>, Arc<String>)>, headers: HeaderMap, Json(req): Json<PayRequest>) -> Response {
+    if let Err(r) = authorized(&headers, &token) {
+        return r;
+    }
+    let bad = |status: StatusCode, e: String| (status, Json(serde_json::json!({"error": e}))).into_response();
+    let spsp = match crate::http_client::request("GET", &req.spsp, &[("Accept", protocol::spsp::ACCEPT)], vec![]).await {
+        Ok(r) if r.status == 200 => match protocol::spsp::SpspResponse::from_json(&r.body) {
+            Ok(s) => s,
+            Err(e) => return bad(StatusCode::BAD_GATEWAY, format!("SPSP answer: {e}")),
+        },
+        Ok(r) => return bad(StatusCode::BAD_GATEWAY, format!("SPSP endpoint answered HTTP {}", r.status)),
+        Err(e) => return bad(StatusCode::BAD_GATEWAY, format!("SPSP endpoint: {e}")),
+    };
+    match crate::stream::pay(&node, spsp.destination_account.clone(), spsp.shared_secret, req.amount, req.data.into_bytes()).await {
+        Ok(out) => Json(serde_json::json!({"destination": spsp.destination_account, "outcome": out})).into_response(),
+        Err(e) => bad(StatusCode::BAD_GATEWAY, format!("payment failed: {e}")),
+    }
+}
+
+async fn status(State((node, token)): State<(Arc<Node>, Arc<String>)>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorized(&headers, &token) {
+        return r;
     }
     match crate::status::status(&node).await {
         Ok(v) => Json(v).into_response(),
@@ -54,6 +96,14 @@ async fn status(State((node, token)): State<(Arc<Node>, Arc<String>)>, headers: 
 ///
 /// Errors: the node is not running, or answered with an error.
 pub async fn fetch_status(config: &Config) -> anyhow::Result<serde_json::Value> {
+    call(config, "GET", "/api/status", None).await
+}
+
+/// Call the operator API of the node of `config.data_dir` (for the CLI).
+///
+/// Errors: the node is not running, or answered with a non-2xx status (its JSON error is in
+/// the message).
+pub async fn call(config: &Config, method: &str, path: &str, body: Option<serde_json::Value>) -> anyhow::Result<serde_json::Value> {
     let token = crate::node::read_api_token(config)?;
     let listen_path = config.data_dir.join(LISTEN_FILE);
     let addr: SocketAddr = match std::fs::read_to_string(&listen_path) {
@@ -63,22 +113,13 @@ pub async fn fetch_status(config: &Config) -> anyhow::Result<serde_json::Value> 
         }
         Err(_) => config.api_listen,
     };
-    let body = http_get(addr, "/api/status", &token).await.with_context(|| format!("asking the node at {addr}"))?;
-    Ok(serde_json::from_str(&body)?)
+    let auth = format!("Bearer {token}");
+    let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let res = crate::http_client::request(method, &format!("http://{addr}{path}"), &[("Authorization", &auth), ("Content-Type", "application/json")], body)
+        .await
+        .with_context(|| format!("asking the node at {addr}"))?;
+    let json: serde_json::Value = serde_json::from_slice(&res.body).context("the node's answer is not JSON")?;
+    anyhow::ensure!((200..300).contains(&res.status), "HTTP {}: {json}", res.status);
+    Ok(json)
 }
 
-/// Minimal HTTP/1.1 GET over loopback (the CLI needs nothing more).
-async fn http_get(addr: SocketAddr, path: &str, token: &str) -> anyhow::Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
-    tcp.set_nodelay(true)?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
-    tcp.write_all(req.as_bytes()).await?;
-    let mut buf = Vec::new();
-    tcp.read_to_end(&mut buf).await?;
-    let text = String::from_utf8(buf)?;
-    let (head, body) = text.split_once("\r\n\r\n").context("malformed HTTP response")?;
-    let status_line = head.lines().next().unwrap_or_default();
-    anyhow::ensure!(status_line.contains(" 200 "), "{status_line}: {body}");
-    Ok(body.to_owned())
-}

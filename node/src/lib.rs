@@ -7,6 +7,7 @@ pub mod btpnips;
 pub mod clock;
 pub mod config;
 pub mod connector;
+pub mod http_client;
 pub mod ingest;
 pub mod keys;
 pub mod link;

@@ -27,6 +27,18 @@ enum Command {
     Init,
     /// Print a running node's status (peers, subscriptions, balances) as JSON.
     Status,
+    /// Pay a plain Interledger receiver (SPSP, RFC 9) through the running node.
+    Pay {
+        /// SPSP endpoint URL, e.g. http://127.0.0.1:8080/.well-known/pay
+        #[arg(long)]
+        spsp: String,
+        /// Amount in the node's asset units (at its asset scale).
+        #[arg(long)]
+        amount: u64,
+        /// Data to send along (UTF-8).
+        #[arg(long, default_value = "")]
+        data: String,
+    },
 }
 
 #[tokio::main]
@@ -54,6 +66,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Status => {
             let json = btpnips::api::fetch_status(&config).await?;
+            println!("{}", serde_json::to_string_pretty(&json)?);
+            Ok(())
+        }
+        Command::Pay { spsp, amount, data } => {
+            let body = serde_json::json!({ "spsp": spsp, "amount": amount, "data": data });
+            let json = btpnips::api::call(&config, "POST", "/api/pay", Some(body)).await?;
             println!("{}", serde_json::to_string_pretty(&json)?);
             Ok(())
         }

@@ -25,6 +25,9 @@ pub struct Node {
     pub key: NodeKey,
     /// This node's ILP address.
     pub address: Address,
+    /// The address a parent assigned us by IL-DCP, if a parent account is configured; local
+    /// like `address`, and the one SPSP receivers are issued under.
+    pub parent_address: std::sync::RwLock<Option<Address>>,
     /// Durable state: events, ledger, subscriptions, peers.
     pub storage: Storage,
     /// Every event newly stored (or ephemeral and accepted), for live subscriptions.
@@ -85,6 +88,7 @@ impl Node {
         let node = Arc::new(Node {
             key,
             address,
+            parent_address: Default::default(),
             storage,
             hub,
             links: Default::default(),
@@ -118,6 +122,21 @@ impl Node {
             relay = %relay, api = %api, peer = %peer, "btpnips node running"
         );
         Ok(node)
+    }
+
+    /// Which of this node's addresses `destination` falls under, if any (the own address, or
+    /// the one a parent assigned).
+    pub fn local_prefix(&self, destination: &Address) -> Option<Address> {
+        if destination.has_prefix(self.address.as_str()) {
+            return Some(self.address.clone());
+        }
+        let parent = self.parent_address.read().expect("poisoned").clone();
+        parent.filter(|p| destination.has_prefix(p.as_str()))
+    }
+
+    /// The address plain-ILP senders should use: the parent-assigned one if any, else ours.
+    pub fn public_address(&self) -> Address {
+        self.parent_address.read().expect("poisoned").clone().unwrap_or_else(|| self.address.clone())
     }
 
     /// The node info this node presents on its links.

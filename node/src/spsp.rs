@@ -80,7 +80,7 @@ pub fn token_of(own: &Address, destination: &Address) -> Option<[u8; TOKEN_LEN]>
 pub fn new_receiver(node: &Node) -> SpspResponse {
     let token: [u8; TOKEN_LEN] = rand::random();
     let destination_account = node
-        .address
+        .public_address()
         .with_suffix(&format!("{SEGMENT}.{}", hex::encode(token)))
         .expect("a node address plus two short segments is valid");
     SpspResponse { destination_account, shared_secret: shared_secret(node, &token) }

@@ -227,8 +227,8 @@ pub struct Route {
     /// The ILP addresses of the hops a packet takes, nearest first; ilp-connector puts its
     /// own address first.
     pub path: Vec<String>,
-    /// Route authentication, 32 bytes; reserved by the draft. ilp-connector fills it with
-    /// HMAC-SHA256(its random routing secret, prefix) and never checks it.
+    /// Route authentication, 32 bytes; "reserved for the future" in the draft. ilp-connector
+    /// derives it from HMAC-SHA256(its random routing secret, prefix); treat it as opaque.
     pub auth: [u8; 32],
     /// Route properties; reserved, empty from ilp-connector.
     pub props: Vec<RouteProp>,

@@ -40,8 +40,8 @@ const CONTROL_CAPTURED: &str = "01 00000000000000000000000000000000 00000000 010
 /// lastKnownEpoch: 52, features: ['foo', 'bär']}`.
 const CONTROL_RICH: &str = "00 3b069822a7544e448a600f9f7084144d 00000034 0102 03666f6f 0462c3a472";
 
-/// Route auth standing in for the one elided in ilp.md §6 (ilp-connector's is
-/// HMAC(random routing secret, prefix)): SHA-256("test.b").
+/// Route auth standing in for the one elided in ilp.md §6 (ilp-connector derives
+/// its own from a random routing secret): SHA-256("test.b").
 const AUTH_TEST_B: &str = "1b10f70836fe1f634af1a8caca493c641b69eb5e1f68ac2fe44fa3c824b0662e";
 
 /// ilp.md §6 capture from ilp-connector B (`test.b`), re-serialized by JS with

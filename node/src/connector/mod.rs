@@ -62,12 +62,15 @@ pub async fn handle_prepare(node: &Arc<Node>, from: Source, prepare: Prepare) ->
         if prepare.destination.scheme() == "peer" {
             return peer_protocol(node, account, &prepare);
         }
-        _reservation = credit::reserve(node, account, prepare.amount).await?;
     }
     let route = node.routes.resolve_with_prefix(&prepare.destination);
-    let local = prepare.destination.has_prefix(node.address.as_str());
-    if local && route.as_ref().is_none_or(|(prefix, _)| prefix.len() <= node.address.as_str().len()) {
-        return crate::stream::receive(node, from, prepare).await;
+    let local = node.local_prefix(&prepare.destination);
+    if let Some(local) = local.filter(|l| route.as_ref().is_none_or(|(prefix, _)| prefix.len() <= l.as_str().len())) {
+        // The receiver checks credit itself, after it knows the packet is fulfillable.
+        return crate::stream::receive(node, from, prepare, &local).await;
+    }
+    if let Source::Peer(account) = &from {
+        _reservation = credit::reserve(node, account, prepare.amount).await?;
     }
     if prepare.destination.scheme() == "peer" {
         return Err(reject(node, ErrorCode::F02_UNREACHABLE, "peer.* addresses are not forwarded"));
@@ -204,7 +207,10 @@ pub async fn link_up(node: &Arc<Node>, link: LinkHandle) {
                         node.routes.set(a.as_str(), &account.id);
                     }
                 }
-                Relation::Parent => node.routes.set("", &account.id),
+                Relation::Parent => {
+                    node.routes.set("", &account.id);
+                    request_address(node, link.clone());
+                }
                 Relation::Peer => {}
             }
             for prefix in &account.routes {
@@ -229,6 +235,25 @@ pub async fn link_up(node: &Arc<Node>, link: LinkHandle) {
         tracing::error!(error = %e, "could not record peer");
     }
     crate::btpnips::on_link_up(node, &info.pubkey);
+}
+
+/// Ask a parent for our address by IL-DCP (RFC 31) and adopt it as a local address.
+fn request_address(node: &Arc<Node>, link: LinkHandle) {
+    let node = node.clone();
+    tokio::spawn(async move {
+        let request = ildcp::request(crate::clock::now() + chrono::Duration::seconds(30));
+        match link.send_prepare(request, std::time::Duration::from_secs(30)).await {
+            Ok(Ok(f)) => match ildcp::IldcpResponse::decode(&f.data) {
+                Ok(r) => {
+                    tracing::info!(parent = %link.account, address = %r.client_address, asset = %r.asset_code, scale = r.asset_scale, "IL-DCP: parent assigned our address");
+                    *node.parent_address.write().expect("poisoned") = Some(r.client_address);
+                }
+                Err(e) => tracing::warn!(parent = %link.account, error = %e, "IL-DCP answer malformed"),
+            },
+            Ok(Err(r)) => tracing::warn!(parent = %link.account, code = %r.code, message = %r.message, "IL-DCP refused"),
+            Err(e) => tracing::warn!(parent = %link.account, error = %e, "IL-DCP failed"),
+        }
+    });
 }
 
 /// A link went down: drop it and its routes if it is still the current link.

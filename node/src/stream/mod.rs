@@ -23,7 +23,7 @@ use protocol::ilp::{ErrorCode, Fulfill, Prepare, Reject};
 use tokio::sync::{mpsc, oneshot};
 
 pub use receiver::{ConnectionKind, PacketContext, StreamDelivery};
-pub use sender::SendError;
+pub use sender::{pay, PayOutcome, SendError};
 
 use crate::connector::{reject, Source};
 use crate::node::Node;
@@ -137,13 +137,15 @@ impl Endpoint {
 ///
 /// Rejects: F02 when the address names no BTP-NIPs connection, F06 when the sender key is
 /// unusable; otherwise whatever the receiver decides.
-pub async fn receive(node: &Arc<Node>, from: Source, prepare: Prepare) -> Result<Fulfill, Reject> {
-    let kind = if let Some((peer, tag)) = addressing::sender_of(&node.address, &prepare.destination) {
+///
+/// `local` is the node address the destination falls under.
+pub async fn receive(node: &Arc<Node>, from: Source, prepare: Prepare, local: &protocol::ilp::Address) -> Result<Fulfill, Reject> {
+    let kind = if let Some((peer, tag)) = addressing::sender_of(local, &prepare.destination) {
         if peer == node.key.pubkey {
             return Err(reject(node, ErrorCode::F02_UNREACHABLE, "a node does not pay itself"));
         }
         ConnectionKind::BtpNips(peer, tag)
-    } else if let Some(token) = crate::spsp::token_of(&node.address, &prepare.destination) {
+    } else if let Some(token) = crate::spsp::token_of(local, &prepare.destination) {
         ConnectionKind::Spsp(token)
     } else {
         return Err(reject(node, ErrorCode::F02_UNREACHABLE, "no receiver at this address"));

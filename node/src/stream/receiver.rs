@@ -107,6 +107,12 @@ impl Receiver {
         if prepare.amount < packet.prepare_amount {
             return Err(self.reply_reject(seq, prepare.amount, ErrorCode::F99_APPLICATION_ERROR, "amount below the sender's minimum"));
         }
+        let _reservation = match &from {
+            Source::Peer(account) => crate::connector::credit::reserve(&node, account, prepare.amount)
+                .await
+                .map_err(|r| self.reply_reject(seq, prepare.amount, r.code, &r.message))?,
+            Source::Local => None,
+        };
         let (deliveries, touched, close) = match self.apply_frames(&packet, prepare.amount) {
             Ok(x) => x,
             Err(why) => return Err(self.reply_reject(seq, prepare.amount, ErrorCode::F99_APPLICATION_ERROR, &why)),

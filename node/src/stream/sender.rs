@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use protocol::btpnips::addressing::{connection_address, TAG_LEN};
 use protocol::btpnips::secret::shared_secret;
-use protocol::ilp::{Prepare, Reject};
+use protocol::ilp::{Address, Prepare, Reject};
 use protocol::stream::{Frame, IlpPacketType, StreamKeys, StreamPacket};
 use tokio::sync::{mpsc, oneshot};
 
@@ -52,12 +52,12 @@ pub(super) struct Job {
 pub(super) fn spawn(node: Arc<Node>, peer: [u8; 32], tag: [u8; TAG_LEN]) -> Result<mpsc::Sender<Job>, SendError> {
     let secret = shared_secret(&node.key.secret, &peer, &tag).map_err(|_| SendError::UnknownPeer)?;
     let (tx, mut rx) = mpsc::channel::<Job>(4096);
-    let mut actor = Sender { node, peer, tag, keys: StreamKeys::derive(&secret), sequence: 0, offsets: HashMap::new(), announced: false };
+    let mut actor = Sender::new(node, Target::BtpNips { peer, tag }, &secret);
     tokio::spawn(async move {
         while let Some(job) = rx.recv().await {
             let out = actor.run(job.stream_id, &job.data, job.amount).await;
             if let Err(e) = &out {
-                tracing::warn!(peer = %hex::encode(actor.peer), stream_id = job.stream_id, error = %e, "STREAM send failed");
+                tracing::warn!(target = ?actor.target, stream_id = job.stream_id, error = %e, "STREAM send failed");
             }
             let _ = job.done.send(out);
         }
@@ -65,10 +65,64 @@ pub(super) fn spawn(node: Arc<Node>, peer: [u8; 32], tag: [u8; TAG_LEN]) -> Resu
     Ok(tx)
 }
 
+/// Where a sender's packets go.
+#[derive(Debug, Clone)]
+enum Target {
+    /// A btpnips node, addressed by its current ILP address, our pubkey and our tag.
+    BtpNips { peer: [u8; 32], tag: [u8; TAG_LEN] },
+    /// A fixed STREAM receiver (from SPSP).
+    Fixed(Address),
+}
+
+/// The outcome of [`pay`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PayOutcome {
+    /// Amount fulfilled, asset units.
+    pub delivered: u64,
+    /// Prepares fulfilled.
+    pub packets: u64,
+    /// Largest packet amount the path accepted, if a connector announced one (F08).
+    pub max_packet_amount: Option<u64>,
+}
+
+/// Pay `amount` (asset units) and send `data` to a plain STREAM receiver (RFC 29) with
+/// `destination` and `shared_secret` (from SPSP), on stream 1 of a new connection. Splits the
+/// amount when a connector on the path answers F08 (its reject data says the maximum).
+///
+/// Errors: a final Reject other than F08, or retries running out; `delivered` so far is lost
+/// in the error (the ledger has it).
+pub async fn pay(node: &Arc<Node>, destination: Address, shared_secret: [u8; 32], amount: u64, data: Vec<u8>) -> Result<PayOutcome, SendError> {
+    let mut sender = Sender::new(node.clone(), Target::Fixed(destination), &shared_secret);
+    sender.announced = true; // we receive nothing on this connection: no return address
+    let mut out = PayOutcome { delivered: 0, packets: 0, max_packet_amount: None };
+    let mut data = Some(data);
+    while out.delivered < amount || data.is_some() {
+        let chunk = (amount - out.delivered).min(out.max_packet_amount.unwrap_or(u64::MAX));
+        let bytes = data.take().unwrap_or_default();
+        match sender.run_with_min(1, &bytes, chunk, 0).await {
+            Ok(()) => {
+                out.delivered += chunk;
+                out.packets += 1;
+            }
+            Err(SendError::Rejected(r)) if r.code == protocol::ilp::ErrorCode::F08_AMOUNT_TOO_LARGE => {
+                let Ok(d) = protocol::ilp::AmountTooLargeData::decode(&r.data) else { return Err(SendError::Rejected(r)) };
+                // Scale the path's maximum back to our units (same asset: usually 1:1).
+                let max = ((d.maximum_amount as u128 * chunk as u128) / d.received_amount.max(1) as u128) as u64;
+                if max == 0 || out.max_packet_amount.is_some_and(|m| m <= max) {
+                    return Err(SendError::Rejected(r));
+                }
+                out.max_packet_amount = Some(max);
+                data = Some(bytes);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
 struct Sender {
     node: Arc<Node>,
-    peer: [u8; 32],
-    tag: [u8; TAG_LEN],
+    target: Target,
     keys: StreamKeys,
     sequence: u64,
     offsets: HashMap<u64, u64>,
@@ -76,14 +130,32 @@ struct Sender {
 }
 
 impl Sender {
+    fn new(node: Arc<Node>, target: Target, secret: &[u8; 32]) -> Self {
+        Self { node, target, keys: StreamKeys::derive(secret), sequence: 0, offsets: HashMap::new(), announced: false }
+    }
+
+    fn destination(&self) -> Result<Address, SendError> {
+        match &self.target {
+            Target::Fixed(a) => Ok(a.clone()),
+            Target::BtpNips { peer, tag } => {
+                let address = {
+                    let peers = self.node.peers.lock().expect("poisoned");
+                    peers.get(&hex::encode(peer)).map(|i| i.ilp_address.clone())
+                };
+                let address: Address = address.and_then(|a| a.parse().ok()).ok_or(SendError::UnknownPeer)?;
+                connection_address(&address, &self.node.key.pubkey, tag).map_err(|_| SendError::UnknownPeer)
+            }
+        }
+    }
+
+    /// Send on a BTP-NIPs connection: the receiver must get at least `amount`.
     async fn run(&mut self, stream_id: u64, data: &[u8], amount: u64) -> Result<(), SendError> {
-        let peer_hex = hex::encode(self.peer);
-        let address = {
-            let peers = self.node.peers.lock().expect("poisoned");
-            peers.get(&peer_hex).map(|i| i.ilp_address.clone())
-        };
-        let address = address.and_then(|a| a.parse().ok()).ok_or(SendError::UnknownPeer)?;
-        let destination = connection_address(&address, &self.node.key.pubkey, &self.tag).map_err(|_| SendError::UnknownPeer)?;
+        self.run_with_min(stream_id, data, amount, amount).await
+    }
+
+    /// Send `data` and `amount` on `stream_id`; `min_received` is the STREAM `prepareAmount`.
+    async fn run_with_min(&mut self, stream_id: u64, data: &[u8], amount: u64, min_received: u64) -> Result<(), SendError> {
+        let destination = self.destination()?;
         let mut chunks: Vec<&[u8]> = data.chunks(MAX_DATA_PER_PACKET).collect();
         if chunks.is_empty() {
             chunks.push(&[]);
@@ -105,19 +177,19 @@ impl Sender {
             if !chunk.is_empty() {
                 frames.push(Frame::StreamData { stream_id, offset, data: chunk.to_vec() });
             }
-            self.send_with_retries(&destination, money, frames).await?;
+            self.send_with_retries(&destination, money, if i == 0 { min_received } else { 0 }, frames).await?;
             self.announced = true;
             self.offsets.insert(stream_id, offset + chunk.len() as u64);
         }
         Ok(())
     }
 
-    async fn send_with_retries(&mut self, destination: &protocol::ilp::Address, amount: u64, frames: Vec<Frame>) -> Result<(), SendError> {
+    async fn send_with_retries(&mut self, destination: &Address, amount: u64, min_received: u64, frames: Vec<Frame>) -> Result<(), SendError> {
         let mut backoff = Duration::from_millis(250);
         let mut last = String::new();
         for _ in 0..MAX_TRIES {
             self.sequence += 1;
-            let packet = StreamPacket { sequence: self.sequence, ilp_packet_type: IlpPacketType::Prepare, prepare_amount: amount, frames: frames.clone() };
+            let packet = StreamPacket { sequence: self.sequence, ilp_packet_type: IlpPacketType::Prepare, prepare_amount: min_received, frames: frames.clone() };
             let data = self.keys.encrypt(rand::random(), &packet.encode());
             let prepare = Prepare {
                 amount,
@@ -130,7 +202,7 @@ impl Sender {
                 Ok(_) => return Ok(()),
                 Err(r) if r.code.is_final() => return Err(SendError::Rejected(r)),
                 Err(r) => {
-                    tracing::debug!(peer = %hex::encode(self.peer), code = %r.code, message = %r.message, "temporary failure; retrying");
+                    tracing::debug!(target = ?self.target, code = %r.code, message = %r.message, "temporary failure; retrying");
                     last = format!("{} {}", r.code, r.message);
                 }
             }
