@@ -36,6 +36,8 @@ pub struct Node {
     pub links: crate::link::Registry,
     /// ILP routes: address prefix → account.
     pub routes: crate::connector::RoutingTable,
+    /// Our routing table's id and epoch, for CCP.
+    pub routing_table: crate::connector::ccp::RoutingTableId,
     /// Peers we have linked with, by pubkey hex: their last node info.
     pub peers: Mutex<HashMap<String, NodeInfo>>,
     /// STREAM connections by peer pubkey.
@@ -93,6 +95,7 @@ impl Node {
             hub,
             links: Default::default(),
             routes: Default::default(),
+            routing_table: Default::default(),
             peers: Default::default(),
             stream: Default::default(),
             subs: Default::default(),

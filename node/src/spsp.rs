@@ -55,7 +55,8 @@ impl Receipts {
     }
 }
 
-fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
+/// HMAC-SHA256(key, msg).
+pub(crate) fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(msg);
     mac.finalize().into_bytes().into()

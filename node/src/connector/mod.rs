@@ -8,6 +8,7 @@
 //!
 //! Balances move only on a valid Fulfill. A Prepare fulfilled by the local STREAM endpoint is
 //! credited by that endpoint in the same transaction as its own effects (see `stream`).
+pub mod ccp;
 pub mod credit;
 mod router;
 
@@ -84,8 +85,8 @@ pub async fn handle_prepare(node: &Arc<Node>, from: Source, prepare: Prepare) ->
     forward(node, from, &account, prepare).await
 }
 
-/// Prepares to `peer.*` from a peer: IL-DCP (`peer.config`, for children). Anything else at
-/// `peer.*` is not for us: F02.
+/// Prepares to `peer.*` from a peer: IL-DCP (`peer.config`, for children) and CCP
+/// (`peer.route.*`, for peers and parents). Anything else at `peer.*` is not for us: F02.
 fn peer_protocol(node: &Arc<Node>, account: &str, prepare: &Prepare) -> Result<Fulfill, Reject> {
     if ildcp::is_ildcp_request(prepare) {
         let child = node.config.account(account).filter(|a| a.relation == Relation::Child);
@@ -102,6 +103,9 @@ fn peer_protocol(node: &Arc<Node>, account: &str, prepare: &Prepare) -> Result<F
             asset_code: node.config.asset_code.clone(),
         };
         return Ok(ildcp::fulfill(&response));
+    }
+    if protocol::ccp::is_control(prepare) || protocol::ccp::is_update(prepare) {
+        return ccp::handle(node, account, prepare);
     }
     Err(reject(node, ErrorCode::F02_UNREACHABLE, &format!("no handler for {}", prepare.destination)))
 }
@@ -215,6 +219,9 @@ pub async fn link_up(node: &Arc<Node>, link: LinkHandle) {
             }
             for prefix in &account.routes {
                 node.routes.set(prefix, &account.id);
+            }
+            if ccp::speaks_ccp(node, &account.id) {
+                ccp::on_link_up(&link);
             }
         }
         return;
