@@ -39,7 +39,7 @@ pub async fn serve(node: Arc<Node>) -> anyhow::Result<SocketAddr> {
     Ok(addr)
 }
 
-fn authorized(headers: &HeaderMap, token: &str) -> Result<(), Response> {
+fn authorized(headers: &HeaderMap, token: &str) -> Result<(), Box<Response>> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -47,7 +47,7 @@ fn authorized(headers: &HeaderMap, token: &str) -> Result<(), Response> {
     if presented == Some(token) {
         Ok(())
     } else {
-        Err((StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": "missing or wrong bearer token"}))).into_response())
+        Err(Box::new((StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": "missing or wrong bearer token"}))).into_response()))
     }
 }
 
@@ -65,7 +65,7 @@ struct PayRequest {
 
 async fn pay(State((node, token)): State<(Arc<Node>, Arc<String>)>, headers: HeaderMap, Json(req): Json<PayRequest>) -> Response {
     if let Err(r) = authorized(&headers, &token) {
-        return r;
+        return *r;
     }
     let bad = |status: StatusCode, e: String| (status, Json(serde_json::json!({"error": e}))).into_response();
     let spsp = match crate::http_client::request("GET", &req.spsp, &[("Accept", protocol::spsp::ACCEPT)], vec![]).await {
@@ -84,7 +84,7 @@ async fn pay(State((node, token)): State<(Arc<Node>, Arc<String>)>, headers: Hea
 
 async fn status(State((node, token)): State<(Arc<Node>, Arc<String>)>, headers: HeaderMap) -> Response {
     if let Err(r) = authorized(&headers, &token) {
-        return r;
+        return *r;
     }
     match crate::status::status(&node).await {
         Ok(v) => Json(v).into_response(),
