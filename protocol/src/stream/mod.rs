@@ -5,13 +5,16 @@
 //! - [`StreamKeys`]: key derivation, the `IV | tag | ciphertext` AES-256-GCM envelope
 //!   (§5.1) and fulfillment / condition generation (§6). Callers supply IVs; nothing here
 //!   draws randomness.
+//! - [`flow`]: flow-control bookkeeping (stream ids, data and money windows; §3.3, §4.4, §4.5).
 
 mod crypto;
 mod error;
+pub mod flow;
 mod frame;
 mod packet;
 
 pub use crypto::{hmac_sha256, StreamKeys, ENCRYPTION_KEY_STRING, ENVELOPE_OVERHEAD, FULFILLMENT_KEY_STRING, IV_LEN, TAG_LEN};
 pub use error::StreamError;
+pub use flow::{remote_limits, FlowError, MoneyWindow, RecvWindow, RemoteLimits, SendWindow, Side, StreamIds};
 pub use frame::{frame_type, CloseCode, Frame};
 pub use packet::{IlpPacketType, StreamPacket, STREAM_VERSION};
