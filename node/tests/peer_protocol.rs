@@ -11,7 +11,7 @@ use protocol::btp::{self, BtpPacket};
 use protocol::btpnips::{auth, framing, secret};
 use protocol::ilp::{condition_of, Address, ErrorCode, Fulfill, Packet};
 use protocol::nostr::{ClientMessage, Filter};
-use protocol::stream::{Frame, IlpPacketType, StreamKeys, StreamPacket};
+use protocol::stream::{CloseCode, Frame, IlpPacketType, StreamKeys, StreamPacket};
 use support::{connect, next, start_alice, Peer};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -90,8 +90,21 @@ async fn malformed_packets_get_the_rfc27_code_and_leave_balances_untouched() {
     no_conn.destination = alice.address.clone();
     assert_eq!(peer.send(no_conn).await.unwrap_err().code, ErrorCode::F02_UNREACHABLE);
 
+    // STREAM protocol violations close the connection, saying why in the encrypted reply.
+    let close_code = |peer: &Peer, tag: &[u8; 8], r: &protocol::ilp::Reject| {
+        let reply = StreamPacket::decode(&peer.keys(tag, &alice).decrypt(&r.data).unwrap()).unwrap();
+        reply.frames.iter().find_map(|f| match f {
+            Frame::ConnectionClose { code, .. } => Some(*code),
+            _ => None,
+        })
+    };
     let wrong_parity = peer.stream_prepare(&alice, &[2; 8], 5, vec![Frame::StreamMoney { stream_id: 2, shares: 1 }]);
-    assert_eq!(peer.send(wrong_parity).await.unwrap_err().code, ErrorCode::F99_APPLICATION_ERROR);
+    let r = peer.send(wrong_parity).await.unwrap_err();
+    assert_eq!(r.code, ErrorCode::F99_APPLICATION_ERROR);
+    assert_eq!(close_code(&peer, &[2; 8], &r), Some(CloseCode::ProtocolViolation));
+    let over_window = peer.stream_prepare(&alice, &[6; 8], 0, vec![Frame::StreamData { stream_id: 1, offset: 600 * 1024, data: vec![1; 10] }]);
+    let r = peer.send(over_window).await.unwrap_err();
+    assert_eq!(close_code(&peer, &[6; 8], &r), Some(CloseCode::FlowControlError), "{}", r.message);
 
     let money_without_stream = peer.stream_prepare(&alice, &[3; 8], 5, vec![]);
     assert_eq!(peer.send(money_without_stream).await.unwrap_err().code, ErrorCode::F99_APPLICATION_ERROR);
@@ -137,7 +150,7 @@ async fn receive_messages(peer: &mut Peer, node: &Node, done: impl Fn(&[String])
     let mut decoders: std::collections::HashMap<u64, framing::MessageDecoder> = Default::default();
     let mut messages = Vec::new();
     while !done(&messages) {
-        let Some(packet) = next(&mut peer.ws).await else { panic!("link closed; got {messages:?}") };
+        let Some(packet) = peer.next_packet().await else { panic!("link closed; got {messages:?}") };
         let BtpPacket::Message { request_id, protocol_data } = packet else { continue };
         let Ok(Packet::Prepare(p)) = Packet::decode(&btp::find_entry(&protocol_data, "ilp").unwrap().data) else { continue };
         let suffix = p.destination.as_str().rsplit('.').next().unwrap();

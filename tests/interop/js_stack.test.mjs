@@ -30,7 +30,10 @@ const account = (status, id) => status.accounts.find((a) => a.id === id)
 test('JS STREAM client over ilp-plugin-btp pays our node (BTP server, IL-DCP parent, STREAM receiver via SPSP)', async () => {
   const node = track(new NodeProcess('rust-receiver', { config: { accounts: [{ id: 'js', relation: 'child', auth_token: 'shh' }] } }))
   await node.start()
-  const client = track(JsProcess.role('js-client', 'client', [`btp+ws://:shh@${node.listen.peer}`, `http://${node.listen.relay}/.well-known/pay`, 5000, 'hello from js']))
+  // 40 kB of data: more than the 16 384 bytes a STREAM sender may send before the receiver's
+  // StreamMaxData, so flow control is exercised.
+  const message = 'hello from js ' + 'x'.repeat(40000)
+  const client = track(JsProcess.role('js-client', 'client', [`btp+ws://:shh@${node.listen.peer}`, `http://${node.listen.relay}/.well-known/pay`, 5000, message]))
   const connected = await client.waitFor((e) => e.event === 'client_connected', 'connected')
   assert.match(connected.source, new RegExp(`^${(await node.status()).node.ilp_address.replaceAll('.', '\\.')}\\.js`), 'the client got its address from our node by IL-DCP')
   const result = await client.waitFor((e) => e.event === 'result', 'payment result')
@@ -38,8 +41,9 @@ test('JS STREAM client over ilp-plugin-btp pays our node (BTP server, IL-DCP par
   const status = await eventually(async () => {
     const s = await node.status()
     const r = Object.values(s.spsp_receipts)[0]
-    return r && r.total_received === 5000 && r.data === 'hello from js' && s
-  }, { what: 'receipt of 5000 and the data' })
+    return r && r.total_received === 5000 && r.bytes_received === message.length && s
+  }, { what: 'receipt of 5000 and 40 kB of data' })
+  assert.equal(Object.values(status.spsp_receipts)[0].data, message.slice(0, 4096), 'the bytes arrived in order')
   assert.equal(account(status, 'js').balance, 5000, 'the child account is credited the Prepare amounts')
 })
 
@@ -50,12 +54,14 @@ test('our node (BTP client, STREAM sender) pays a JS STREAM server', async () =>
   const node = track(new NodeProcess('rust-sender', { config: { accounts: [{ id: 'jsparent', relation: 'parent', url: `btp+ws://:shh@127.0.0.1:${btpPort}` }] } }))
   await node.start()
   await server.waitFor((e) => e.event === 'ready', 'server ready (a BTP client authenticated)')
-  const { stdout } = await promisify(execFile)(BIN, ['--data-dir', node.dataDir, 'pay', '--spsp', `http://127.0.0.1:${httpPort}/.well-known/pay`, '--amount', '4000', '--data', 'hello from rust'])
+  const message = 'hello from rust ' + 'y'.repeat(40000) // over the JS receiver's initial 16 384-byte window
+  const { stdout } = await promisify(execFile)(BIN, ['--data-dir', node.dataDir, 'pay', '--spsp', `http://127.0.0.1:${httpPort}/.well-known/pay`, '--amount', '4000', '--data', message])
   const paid = JSON.parse(stdout)
   assert.equal(paid.outcome.delivered, 4000)
-  await server.waitFor((e) => e.event === 'data', 'data')
   await eventually(() => server.sum('money') === 4000n, { what: 'JS server received 4000' })
-  assert.equal(server.events.find((e) => e.event === 'data').utf8, 'hello from rust')
+  const received = () => server.events.filter((e) => e.event === 'data').map((e) => e.utf8).join('')
+  await eventually(() => received().length === message.length, { what: 'JS server received all 40 kB' })
+  assert.equal(received(), message)
   assert.ok(server.events.some((e) => e.event === 'ildcp_served'), 'our node asked its parent for an address (IL-DCP)')
   assert.equal(account(await node.status(), 'jsparent').balance, -4000)
 })

@@ -4,19 +4,33 @@ use std::collections::BTreeMap;
 
 use protocol::btpnips::framing::MessageDecoder;
 use protocol::btpnips::BtpNipsError;
+use protocol::stream::{FlowError, Frame, RecvWindow};
 
 /// Most bytes buffered out of order on one stream before the stream is refused.
 pub const MAX_BUFFERED: usize = 512 * 1024;
+/// Receive window per stream (bytes beyond what the application consumed), advertised with
+/// StreamMaxData (RFC 29 §5.3). Larger than one BTP-NIPs message, so a message always fits.
+pub const STREAM_WINDOW: u64 = 512 * 1024;
 
 /// Receive side of one stream. Cloned before a packet is applied, so a rejected packet
 /// leaves no trace (a Reject NACKs its frames).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct RecvStream {
     next_offset: u64,
     out_of_order: BTreeMap<u64, Vec<u8>>,
     buffered: usize,
     /// `Some` on BTP-NIPs connections: the bytes are framed NIP-01 messages.
     decoder: Option<MessageDecoder>,
+    /// What we allow the sender to send (flow control).
+    window: RecvWindow,
+    /// Money received on this stream, asset units.
+    money: u64,
+}
+
+impl Default for RecvStream {
+    fn default() -> Self {
+        Self { next_offset: 0, out_of_order: BTreeMap::new(), buffered: 0, decoder: None, window: RecvWindow::new(STREAM_WINDOW), money: 0 }
+    }
 }
 
 /// What one StreamData frame made available, in order.
@@ -37,6 +51,31 @@ impl RecvStream {
     /// A stream of raw bytes (e.g. an SPSP payment's data).
     pub fn raw() -> Self {
         Self::default()
+    }
+
+    /// Check a StreamData frame against the window we advertised.
+    /// Errors: FlowError::DataOverLimit (close the connection with FlowControlError).
+    pub fn check_window(&self, stream_id: u64, offset: u64, len: u64) -> Result<(), FlowError> {
+        self.window.check_stream(stream_id, offset, len)
+    }
+
+    /// Count money received on this stream; returns the new total.
+    pub fn add_money(&mut self, amount: u64) -> u64 {
+        self.money = self.money.saturating_add(amount);
+        self.money
+    }
+
+    /// Frames to put in our reply: StreamMaxData with our current window (raised once enough
+    /// was consumed; senders assume 16 384 bytes until told), and StreamMaxMoney (we accept
+    /// any amount) when money arrived.
+    pub fn reply_frames(&mut self, stream_id: u64, got_money: bool) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        self.window.on_consumed(self.next_offset);
+        frames.push(Frame::StreamMaxData { stream_id, max_offset: self.window.max_offset() });
+        if got_money {
+            frames.push(Frame::StreamMaxMoney { stream_id, receive_max: u64::MAX, total_received: self.money });
+        }
+        frames
     }
 
     /// Apply one StreamData frame and return the bytes and messages it completes.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use protocol::btpnips::addressing::TAG_LEN;
 use protocol::btpnips::secret::shared_secret;
 use protocol::ilp::{condition_of, ErrorCode, Fulfill, Prepare, Reject};
-use protocol::stream::{Frame, IlpPacketType, StreamKeys, StreamPacket};
+use protocol::stream::{CloseCode, Frame, IlpPacketType, Side, StreamIds, StreamKeys, StreamPacket};
 use tokio::sync::{mpsc, oneshot};
 
 use super::reassembly::RecvStream;
@@ -70,7 +70,8 @@ pub(super) fn spawn(node: Arc<Node>, kind: ConnectionKind) -> Result<mpsc::Sende
         ConnectionKind::Spsp(token) => crate::spsp::shared_secret(&node, &token),
     };
     let (tx, mut rx) = mpsc::channel::<Packet>(256);
-    let mut actor = Receiver { node, kind, keys: StreamKeys::derive(&secret), streams: HashMap::new() };
+    let ids = StreamIds::new(Side::Server, MAX_REMOTE_STREAM_ID);
+    let mut actor = Receiver { node, kind, keys: StreamKeys::derive(&secret), streams: HashMap::new(), ids, advertised: false };
     tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
             let out = actor.handle(p.from, p.prepare).await;
@@ -80,12 +81,23 @@ pub(super) fn spawn(node: Arc<Node>, kind: ConnectionKind) -> Result<mpsc::Sende
     Ok(tx)
 }
 
+/// Highest stream id a sender may open on one connection (RFC 29 §3.3: ConnectionMaxStreamId).
+/// BTP-NIPs opens a stream per REQ on a long-lived connection, so this is generous.
+pub const MAX_REMOTE_STREAM_ID: u64 = 2_000_001;
+
 struct Receiver {
     node: Arc<Node>,
     kind: ConnectionKind,
     keys: StreamKeys,
     streams: HashMap<u64, RecvStream>,
+    /// The sender is the client: it opens odd ids, up to our advertised maximum.
+    ids: StreamIds,
+    /// ConnectionMaxStreamId was sent in a reply.
+    advertised: bool,
 }
+
+/// A STREAM protocol violation: the connection is closed with this code (RFC 29 §5.2).
+type Violation = (CloseCode, String);
 
 impl Receiver {
     async fn handle(&mut self, from: Source, prepare: Prepare) -> Result<Fulfill, Reject> {
@@ -113,26 +125,42 @@ impl Receiver {
                 .map_err(|r| self.reply_reject(seq, prepare.amount, r.code, &r.message))?,
             Source::Local => None,
         };
-        let (deliveries, touched, close) = match self.apply_frames(&packet, prepare.amount) {
+        let (deliveries, mut touched, close) = match self.apply_frames(&packet, prepare.amount) {
             Ok(x) => x,
-            Err(why) => return Err(self.reply_reject(seq, prepare.amount, ErrorCode::F99_APPLICATION_ERROR, &why)),
+            Err((code, why)) => {
+                // A protocol violation ends the connection: say so in the reply (RFC 29 §5.2).
+                let frames = vec![Frame::ConnectionClose { code, message: why.clone() }];
+                node.stream.close_incoming(self.kind);
+                return Err(self.reply_reject_with(seq, prepare.amount, ErrorCode::F99_APPLICATION_ERROR, &why, frames));
+            }
         };
         let peer = match self.kind {
             ConnectionKind::BtpNips(pk, _) => hex::encode(pk),
             ConnectionKind::Spsp(token) => hex::encode(token),
         };
         let ctx = PacketContext { peer, from, amount: prepare.amount, condition: hex::encode(prepare.execution_condition) };
+        let moneyed: Vec<(u64, bool)> = deliveries.iter().map(|d| (d.stream_id, d.money > 0)).collect();
         let outcome = match self.kind {
             ConnectionKind::BtpNips(..) => crate::btpnips::on_stream_packet(&node, ctx, deliveries).await,
             ConnectionKind::Spsp(_) => crate::spsp::on_stream_packet(&node, ctx, deliveries).await,
         };
         match outcome {
             Ok(()) => {
+                let mut frames = Vec::new();
+                if !self.advertised {
+                    frames.push(self.ids.advertise());
+                    self.advertised = true;
+                }
+                for (stream_id, got_money) in moneyed {
+                    if let Some(state) = touched.get_mut(&stream_id) {
+                        frames.extend(state.reply_frames(stream_id, got_money));
+                    }
+                }
                 self.streams.extend(touched);
                 if close {
                     node.stream.close_incoming(self.kind);
                 }
-                let reply = StreamPacket { sequence: seq, ilp_packet_type: IlpPacketType::Fulfill, prepare_amount: prepare.amount, frames: vec![] };
+                let reply = StreamPacket { sequence: seq, ilp_packet_type: IlpPacketType::Fulfill, prepare_amount: prepare.amount, frames };
                 Ok(Fulfill { fulfillment, data: self.keys.encrypt(rand::random(), &reply.encode()) })
             }
             Err((code, message)) => Err(self.reply_reject(seq, prepare.amount, code, &message)),
@@ -141,12 +169,14 @@ impl Receiver {
 
     /// Apply frames to copies of the stream states. Returns the per-stream deliveries, the
     /// updated states (kept only if the packet is accepted) and whether the sender closed the
-    /// connection. Errors: protocol violations, as a Reject message.
+    /// connection. Errors: protocol violations (wrong stream id parity or over our limit,
+    /// data over the advertised window, malformed framing), with the close code to send.
     #[allow(clippy::type_complexity)]
-    fn apply_frames(&self, packet: &StreamPacket, amount: u64) -> Result<(Vec<StreamDelivery>, HashMap<u64, RecvStream>, bool), String> {
+    fn apply_frames(&self, packet: &StreamPacket, amount: u64) -> Result<(Vec<StreamDelivery>, HashMap<u64, RecvStream>, bool), Violation> {
         let mut deliveries: Vec<StreamDelivery> = Vec::new();
         let mut touched: HashMap<u64, RecvStream> = HashMap::new();
         let mut close = false;
+        let framed = matches!(self.kind, ConnectionKind::BtpNips(..));
         let entry = |deliveries: &mut Vec<StreamDelivery>, id: u64| -> usize {
             match deliveries.iter().position(|d| d.stream_id == id) {
                 Some(i) => i,
@@ -156,20 +186,23 @@ impl Receiver {
                 }
             }
         };
+        let state_of = |touched: &mut HashMap<u64, RecvStream>, id: u64| -> RecvStream {
+            touched.remove(&id).or_else(|| self.streams.get(&id).cloned()).unwrap_or_else(|| if framed { RecvStream::framed() } else { RecvStream::raw() })
+        };
+        let check_id = |id: u64| self.ids.check_remote(id).map_err(|e| (e.close_code(), e.to_string()));
         let mut shares: Vec<(u64, u64)> = Vec::new();
         for frame in &packet.frames {
             match frame {
                 Frame::StreamMoney { stream_id, shares: s } => {
-                    check_client_stream(*stream_id)?;
+                    check_id(*stream_id)?;
                     shares.push((*stream_id, *s));
                 }
                 Frame::StreamData { stream_id, offset, data } => {
-                    check_client_stream(*stream_id)?;
-                    let framed = matches!(self.kind, ConnectionKind::BtpNips(..));
-                    let state = touched.entry(*stream_id).or_insert_with(|| {
-                        self.streams.get(stream_id).cloned().unwrap_or_else(|| if framed { RecvStream::framed() } else { RecvStream::raw() })
-                    });
-                    let got = state.push(*offset, data).map_err(|e| format!("stream {stream_id}: {e}"))?;
+                    check_id(*stream_id)?;
+                    let mut state = state_of(&mut touched, *stream_id);
+                    state.check_window(*stream_id, *offset, data.len() as u64).map_err(|e| (e.close_code(), e.to_string()))?;
+                    let got = state.push(*offset, data).map_err(|e| (CloseCode::FrameFormatError, format!("stream {stream_id}: {e}")))?;
+                    touched.insert(*stream_id, state);
                     let i = entry(&mut deliveries, *stream_id);
                     deliveries[i].messages.extend(got.messages);
                     deliveries[i].bytes.extend(got.bytes);
@@ -178,13 +211,20 @@ impl Receiver {
                     let i = entry(&mut deliveries, *stream_id);
                     deliveries[i].closed = true;
                 }
+                Frame::StreamDataBlocked { stream_id, .. } => {
+                    // Answered with our window in the reply.
+                    check_id(*stream_id)?;
+                    let state = state_of(&mut touched, *stream_id);
+                    touched.insert(*stream_id, state);
+                    entry(&mut deliveries, *stream_id);
+                }
                 Frame::ConnectionClose { .. } => close = true,
                 _ => {}
             }
         }
         let total: u128 = shares.iter().map(|(_, s)| *s as u128).sum();
         if amount > 0 && total == 0 {
-            return Err("money sent without a StreamMoney frame".into());
+            return Err((CloseCode::ProtocolViolation, "money sent without a StreamMoney frame".into()));
         }
         let mut given = 0u64;
         for (id, s) in &shares {
@@ -197,24 +237,24 @@ impl Receiver {
             let i = entry(&mut deliveries, *first);
             deliveries[i].money += amount - given;
         }
+        for d in deliveries.iter().filter(|d| d.money > 0) {
+            let mut state = state_of(&mut touched, d.stream_id);
+            state.add_money(d.money);
+            touched.insert(d.stream_id, state);
+        }
         Ok((deliveries, touched, close))
     }
 
     /// A Reject carrying an encrypted STREAM reply (RFC 29 §4.4: the receiver tells the
     /// sender what arrived, even when it refuses).
     fn reply_reject(&self, sequence: u64, amount: u64, code: ErrorCode, message: &str) -> Reject {
-        let reply = StreamPacket { sequence, ilp_packet_type: IlpPacketType::Reject, prepare_amount: amount, frames: vec![] };
+        self.reply_reject_with(sequence, amount, code, message, vec![])
+    }
+
+    fn reply_reject_with(&self, sequence: u64, amount: u64, code: ErrorCode, message: &str, frames: Vec<Frame>) -> Reject {
+        let reply = StreamPacket { sequence, ilp_packet_type: IlpPacketType::Reject, prepare_amount: amount, frames };
         let mut r = reject(&self.node, code, message);
         r.data = self.keys.encrypt(rand::random(), &reply.encode());
         r
-    }
-}
-
-/// The sender of a connection is its STREAM client and opens only odd stream ids.
-fn check_client_stream(id: u64) -> Result<(), String> {
-    if id % 2 == 1 {
-        Ok(())
-    } else {
-        Err(format!("stream id {id} has the wrong parity for the connection's client"))
     }
 }

@@ -1,7 +1,8 @@
 //! Sending side of our STREAM connection to one peer (RFC 29), one actor per connection.
 //!
 //! Jobs are sent one Prepare at a time, in order, so stream data arrives in offset order and
-//! a retry repeats exactly the same frames at the same offsets. Temporary failures (T and R
+//! a retry repeats exactly the same frames at the same offsets. Data respects the receiver's
+//! window (StreamMaxData from its encrypted replies; 16 384 bytes assumed until told, as JS). Temporary failures (T and R
 //! codes, a link that is down) are retried with backoff; a final Reject (F codes) fails the
 //! job and leaves the offsets where they were, since the receiver NACKed those bytes.
 use std::collections::HashMap;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use protocol::btpnips::addressing::{connection_address, TAG_LEN};
 use protocol::btpnips::secret::shared_secret;
 use protocol::ilp::{Address, Prepare, Reject};
-use protocol::stream::{Frame, IlpPacketType, StreamKeys, StreamPacket};
+use protocol::stream::{remote_limits, Frame, IlpPacketType, RemoteLimits, SendWindow, StreamKeys, StreamPacket};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::connector::{self, Source};
@@ -22,6 +23,9 @@ use crate::node::Node;
 pub const MAX_DATA_PER_PACKET: usize = 30_000;
 /// How long each Prepare may take, end to end.
 pub const PACKET_EXPIRY: Duration = Duration::from_secs(30);
+/// StreamDataBlocked packets sent (50 ms to 800 ms apart) before a full receiver window
+/// fails the job.
+pub const MAX_BLOCKED_TRIES: u32 = 12;
 /// Tries per packet before a temporary failure becomes the job's failure.
 pub const MAX_TRIES: u32 = 6;
 
@@ -40,6 +44,12 @@ pub enum SendError {
     /// The connection was reset before the job finished.
     #[error("connection closed")]
     ConnectionClosed,
+    /// The receiver closed the STREAM connection (ConnectionClose frame).
+    #[error("receiver closed the connection: {0}")]
+    Closed(String),
+    /// The receiver's flow-control window stayed full.
+    #[error("receiver's window is full (StreamDataBlocked got no larger StreamMaxData)")]
+    Blocked,
 }
 
 pub(super) struct Job {
@@ -93,7 +103,8 @@ pub struct PayOutcome {
 /// in the error (the ledger has it).
 pub async fn pay(node: &Arc<Node>, destination: Address, shared_secret: [u8; 32], amount: u64, data: Vec<u8>) -> Result<PayOutcome, SendError> {
     let mut sender = Sender::new(node.clone(), Target::Fixed(destination), &shared_secret);
-    sender.announced = true; // we receive nothing on this connection: no return address
+    // Announce our address as STREAM clients do: receivers (the JS one) only send stream-level
+    // limits (StreamMaxData) to a connection whose remote end they know.
     let mut out = PayOutcome { delivered: 0, packets: 0, max_packet_amount: None };
     let mut data = Some(data);
     while out.delivered < amount || data.is_some() {
@@ -125,13 +136,16 @@ struct Sender {
     target: Target,
     keys: StreamKeys,
     sequence: u64,
-    offsets: HashMap<u64, u64>,
+    /// Per stream: what we sent and what the receiver allows (flow control).
+    windows: HashMap<u64, SendWindow>,
+    /// What the receiver allows over all streams (ConnectionMaxData; unlimited until told).
+    connection_window: SendWindow,
     announced: bool,
 }
 
 impl Sender {
     fn new(node: Arc<Node>, target: Target, secret: &[u8; 32]) -> Self {
-        Self { node, target, keys: StreamKeys::derive(secret), sequence: 0, offsets: HashMap::new(), announced: false }
+        Self { node, target, keys: StreamKeys::derive(secret), sequence: 0, windows: HashMap::new(), connection_window: SendWindow::with_remote_max(u64::MAX), announced: false }
     }
 
     fn destination(&self) -> Result<Address, SendError> {
@@ -156,13 +170,13 @@ impl Sender {
     /// Send `data` and `amount` on `stream_id`; `min_received` is the STREAM `prepareAmount`.
     async fn run_with_min(&mut self, stream_id: u64, data: &[u8], amount: u64, min_received: u64) -> Result<(), SendError> {
         let destination = self.destination()?;
-        let mut chunks: Vec<&[u8]> = data.chunks(MAX_DATA_PER_PACKET).collect();
-        if chunks.is_empty() {
-            chunks.push(&[]);
-        }
-        for (i, chunk) in chunks.iter().enumerate() {
-            let money = if i == 0 { amount } else { 0 };
-            let offset = *self.offsets.get(&stream_id).unwrap_or(&0);
+        let mut pos = 0;
+        let mut first = true;
+        let mut blocked_tries = 0u32;
+        while first || pos < data.len() {
+            let window = self.windows.entry(stream_id).or_default();
+            let offset = window.sent();
+            let take = (data.len() - pos).min(MAX_DATA_PER_PACKET).min(window.available().min(self.connection_window.available()) as usize);
             let mut frames = Vec::new();
             if !self.announced {
                 frames.push(Frame::ConnectionNewAddress { source_account: self.node.address.clone() });
@@ -171,20 +185,64 @@ impl Sender {
                     asset_scale: self.node.config.asset_scale,
                 });
             }
+            let money = if first { amount } else { 0 };
             if money > 0 {
                 frames.push(Frame::StreamMoney { stream_id, shares: 1 });
             }
-            if !chunk.is_empty() {
-                frames.push(Frame::StreamData { stream_id, offset, data: chunk.to_vec() });
+            if take > 0 {
+                frames.push(Frame::StreamData { stream_id, offset, data: data[pos..pos + take].to_vec() });
+                blocked_tries = 0;
+            } else if pos < data.len() {
+                // The receiver's window is full (RFC 29 §5.3): say so; its reply raises the
+                // window once its application has read what it buffered.
+                if blocked_tries >= MAX_BLOCKED_TRIES {
+                    return Err(SendError::Blocked);
+                }
+                if blocked_tries > 0 {
+                    tokio::time::sleep(Duration::from_millis(50 << blocked_tries.min(4))).await;
+                }
+                frames.extend(window.blocked_frame(stream_id));
+                blocked_tries += 1;
             }
-            self.send_with_retries(&destination, money, if i == 0 { min_received } else { 0 }, frames).await?;
+            let limits = self.send_with_retries(&destination, money, if first { min_received } else { 0 }, frames).await?;
             self.announced = true;
-            self.offsets.insert(stream_id, offset + chunk.len() as u64);
+            first = false;
+            let window = self.windows.entry(stream_id).or_default();
+            window.on_sent(take as u64);
+            self.connection_window.on_sent(take as u64);
+            pos += take;
+            if let Some(max) = limits.connection_max_data {
+                self.connection_window.on_remote_max(max);
+            }
+            if let Some((code, message)) = limits.connection_close {
+                return Err(SendError::Closed(format!("{code:?}: {message}")));
+            }
+            for (id, max) in limits.stream_max_data {
+                self.windows.entry(id).or_default().on_remote_max(max);
+            }
         }
         Ok(())
     }
 
-    async fn send_with_retries(&mut self, destination: &Address, amount: u64, min_received: u64, frames: Vec<Frame>) -> Result<(), SendError> {
+    /// Read the receiver's encrypted STREAM reply (in a Fulfill or Reject): only one that
+    /// decrypts, echoes our sequence and names the right packet type counts (RFC 29 §4.4).
+    fn read_reply(&self, data: &[u8], expected: IlpPacketType) -> RemoteLimits {
+        let reply = self.keys.decrypt(data).ok().and_then(|p| StreamPacket::decode(&p).ok());
+        match reply {
+            Some(r) if r.sequence == self.sequence && r.ilp_packet_type == expected => {
+                tracing::debug!(target = ?self.target, frames = ?r.frames, "STREAM reply");
+                remote_limits(&r.frames)
+            }
+            other => {
+                tracing::debug!(target = ?self.target, sequence = self.sequence, reply = ?other.map(|r| (r.sequence, r.ilp_packet_type)), len = data.len(), "no usable STREAM reply");
+                RemoteLimits::default()
+            }
+        }
+    }
+
+    /// Send one packet's frames, retrying temporary failures; returns the limits the
+    /// receiver's reply carried.
+    async fn send_with_retries(&mut self, destination: &Address, amount: u64, min_received: u64, frames: Vec<Frame>) -> Result<RemoteLimits, SendError> {
         let mut backoff = Duration::from_millis(250);
         let mut last = String::new();
         for _ in 0..MAX_TRIES {
@@ -199,8 +257,13 @@ impl Sender {
                 data,
             };
             match connector::handle_prepare(&self.node, Source::Local, prepare).await {
-                Ok(_) => return Ok(()),
-                Err(r) if r.code.is_final() => return Err(SendError::Rejected(r)),
+                Ok(f) => return Ok(self.read_reply(&f.data, IlpPacketType::Fulfill)),
+                Err(r) if r.code.is_final() => {
+                    if let Some((code, message)) = self.read_reply(&r.data, IlpPacketType::Reject).connection_close {
+                        tracing::warn!(target = ?self.target, ?code, %message, "receiver closed the STREAM connection");
+                    }
+                    return Err(SendError::Rejected(r));
+                }
                 Err(r) => {
                     tracing::debug!(target = ?self.target, code = %r.code, message = %r.message, "temporary failure; retrying");
                     last = format!("{} {}", r.code, r.message);

@@ -27,7 +27,15 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     }
 }
 
+/// Node logs on stderr when `TEST_LOG` is set (e.g. `TEST_LOG=btpnips=debug`).
+pub fn init_logs() {
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_test_writer().try_init();
+    }
+}
+
 pub async fn start_alice(dir: &std::path::Path) -> Arc<Node> {
+    init_logs();
     Node::start(test_config(dir)).await.unwrap()
 }
 
@@ -39,6 +47,8 @@ pub struct Peer {
     pub pubkey: [u8; 32],
     pub ws: Ws,
     pub next_id: u32,
+    /// Frames read while waiting for a Response (e.g. Prepares the node sent meanwhile).
+    pub backlog: std::collections::VecDeque<BtpPacket>,
 }
 
 pub fn pubkey_of(secret: &[u8; 32]) -> [u8; 32] {
@@ -69,7 +79,7 @@ pub async fn connect(node: &Node, secret: [u8; 32], token_override: Option<Strin
     }
     ws.send(Message::binary(msg.encode())).await.unwrap();
     let reply = next(&mut ws).await.expect("auth reply");
-    (Peer { secret, pubkey, ws, next_id: 10 }, reply)
+    (Peer { secret, pubkey, ws, next_id: 10, backlog: Default::default() }, reply)
 }
 
 pub async fn next(ws: &mut Ws) -> Option<BtpPacket> {
@@ -95,8 +105,8 @@ impl Peer {
                         Packet::Prepare(_) => panic!("Prepare in a Response"),
                     };
                 }
-                // The node may send us Prepares (EVENT pushes): fulfil nothing, just skip.
-                _ => continue,
+                // The node may send us Prepares meanwhile (EVENT pushes): keep them for later.
+                other => self.backlog.push_back(other),
             }
         }
     }
@@ -133,14 +143,22 @@ pub async fn connect_plain(node: &Node, token: &str) -> (Peer, BtpPacket) {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}")).await.unwrap();
     ws.send(Message::binary(btp::auth_message(1, "", token).encode())).await.unwrap();
     let reply = next(&mut ws).await.expect("auth reply");
-    (Peer { secret: [1; 32], pubkey: pubkey_of(&[1; 32]), ws, next_id: 10 }, reply)
+    (Peer { secret: [1; 32], pubkey: pubkey_of(&[1; 32]), ws, next_id: 10, backlog: Default::default() }, reply)
 }
 
 impl Peer {
+    /// The next frame from the node: first any kept while waiting for a Response.
+    pub async fn next_packet(&mut self) -> Option<BtpPacket> {
+        match self.backlog.pop_front() {
+            Some(p) => Some(p),
+            None => next(&mut self.ws).await,
+        }
+    }
+
     /// Wait for the node to send us a Prepare; answer it with `answer(prepare)`.
     pub async fn answer_one(&mut self, answer: impl FnOnce(&Prepare) -> Result<Fulfill, Reject>) -> Prepare {
         loop {
-            let Some(BtpPacket::Message { request_id, protocol_data }) = next(&mut self.ws).await else { panic!("link closed") };
+            let Some(BtpPacket::Message { request_id, protocol_data }) = self.next_packet().await else { panic!("link closed") };
             let Ok(Packet::Prepare(p)) = Packet::decode(&btp::find_entry(&protocol_data, "ilp").unwrap().data) else { continue };
             let reply = match answer(&p) {
                 Ok(f) => f.encode(),
