@@ -35,7 +35,8 @@ impl BootstrapPeer {
         if !ok {
             return Err(BootstrapError::Url(self.url.clone()));
         }
-        protocol::btpnips::secret::parse_hex32(&self.pubkey).map_err(|e| BootstrapError::Pubkey(self.pubkey.clone(), e))?;
+        protocol::btpnips::secret::parse_hex32(&self.pubkey)
+            .map_err(|e| BootstrapError::Pubkey(self.pubkey.clone(), e))?;
         Ok(())
     }
 }

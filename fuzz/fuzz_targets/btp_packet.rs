@@ -38,7 +38,10 @@ fuzz_target!(|data: &[u8]| {
                 protocol_data: protocol_data2,
             },
         ) => {
-            assert_eq!((request_id, code, name, data, protocol_data), (request_id2, code2, name2, data2, protocol_data2));
+            assert_eq!(
+                (request_id, code, name, data, protocol_data),
+                (request_id2, code2, name2, data2, protocol_data2)
+            );
             let lost = (*triggered_at - *triggered_at2).num_nanoseconds().expect("small difference");
             assert!((0..1_000_000).contains(&lost), "triggeredAt changed by {lost} ns");
             assert_eq!(triggered_at2.timestamp_subsec_nanos() % 1_000_000, 0);

@@ -17,7 +17,15 @@ const WARMUP: usize = 200;
 const SAMPLES: usize = 3000;
 
 fn child(id: &str) -> AccountConfig {
-    AccountConfig { id: id.into(), relation: Relation::Child, auth_token: Some(format!("{id}_token")), url: None, max_packet_amount: None, credit_limit: Some(u64::MAX / 4), routes: vec![] }
+    AccountConfig {
+        id: id.into(),
+        relation: Relation::Child,
+        auth_token: Some(format!("{id}_token")),
+        url: None,
+        max_packet_amount: None,
+        credit_limit: Some(u64::MAX / 4),
+        routes: vec![],
+    }
 }
 
 fn main() {
@@ -58,7 +66,13 @@ fn main() {
         let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
         println!("one-hop forwarding through a running node (loopback, BTP over WebSocket, ledger commit per Fulfill)");
         println!("  samples: {SAMPLES} sequential Prepares (200 B data), after {WARMUP} warm-up");
-        println!("  p50 {:?}  p90 {:?}  p99 {:?}  max {:?}", pct(0.50), pct(0.90), pct(0.99), samples[samples.len() - 1]);
+        println!(
+            "  p50 {:?}  p90 {:?}  p99 {:?}  max {:?}",
+            pct(0.50),
+            pct(0.90),
+            pct(0.99),
+            samples[samples.len() - 1]
+        );
         println!("  sequential rate: {:.0} Prepares/s", (WARMUP + SAMPLES) as f64 / total.as_secs_f64());
         y_task.abort();
         node.shutdown();

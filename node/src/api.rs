@@ -40,14 +40,15 @@ pub async fn serve(node: Arc<Node>) -> anyhow::Result<SocketAddr> {
 }
 
 fn authorized(headers: &HeaderMap, token: &str) -> Result<(), Box<Response>> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let presented =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if presented == Some(token) {
         Ok(())
     } else {
-        Err(Box::new((StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": "missing or wrong bearer token"}))).into_response()))
+        Err(Box::new(
+            (StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": "missing or wrong bearer token"})))
+                .into_response(),
+        ))
     }
 }
 
@@ -63,12 +64,17 @@ struct PayRequest {
     data: String,
 }
 
-async fn pay(State((node, token)): State<(Arc<Node>, Arc<String>)>, headers: HeaderMap, Json(req): Json<PayRequest>) -> Response {
+async fn pay(
+    State((node, token)): State<(Arc<Node>, Arc<String>)>,
+    headers: HeaderMap,
+    Json(req): Json<PayRequest>,
+) -> Response {
     if let Err(r) = authorized(&headers, &token) {
         return *r;
     }
     let bad = |status: StatusCode, e: String| (status, Json(serde_json::json!({"error": e}))).into_response();
-    let spsp = match crate::http_client::request("GET", &req.spsp, &[("Accept", protocol::spsp::ACCEPT)], vec![]).await {
+    let spsp = match crate::http_client::request("GET", &req.spsp, &[("Accept", protocol::spsp::ACCEPT)], vec![]).await
+    {
         Ok(r) if r.status == 200 => match protocol::spsp::SpspResponse::from_json(&r.body) {
             Ok(s) => s,
             Err(e) => return bad(StatusCode::BAD_GATEWAY, format!("SPSP answer: {e}")),
@@ -76,7 +82,15 @@ async fn pay(State((node, token)): State<(Arc<Node>, Arc<String>)>, headers: Hea
         Ok(r) => return bad(StatusCode::BAD_GATEWAY, format!("SPSP endpoint answered HTTP {}", r.status)),
         Err(e) => return bad(StatusCode::BAD_GATEWAY, format!("SPSP endpoint: {e}")),
     };
-    match crate::stream::pay(&node, spsp.destination_account.clone(), spsp.shared_secret, req.amount, req.data.into_bytes()).await {
+    match crate::stream::pay(
+        &node,
+        spsp.destination_account.clone(),
+        spsp.shared_secret,
+        req.amount,
+        req.data.into_bytes(),
+    )
+    .await
+    {
         Ok(out) => Json(serde_json::json!({"destination": spsp.destination_account, "outcome": out})).into_response(),
         Err(e) => bad(StatusCode::BAD_GATEWAY, format!("payment failed: {e}")),
     }
@@ -88,7 +102,9 @@ async fn status(State((node, token)): State<(Arc<Node>, Arc<String>)>, headers: 
     }
     match crate::status::status(&node).await {
         Ok(v) => Json(v).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"error": e.to_string()}))).into_response(),
+        Err(e) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"error": e.to_string()}))).into_response()
+        }
     }
 }
 
@@ -103,7 +119,12 @@ pub async fn fetch_status(config: &Config) -> anyhow::Result<serde_json::Value> 
 ///
 /// Errors: the node is not running, or answered with a non-2xx status (its JSON error is in
 /// the message).
-pub async fn call(config: &Config, method: &str, path: &str, body: Option<serde_json::Value>) -> anyhow::Result<serde_json::Value> {
+pub async fn call(
+    config: &Config,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
     let token = crate::node::read_api_token(config)?;
     let listen_path = config.data_dir.join(LISTEN_FILE);
     let addr: SocketAddr = match std::fs::read_to_string(&listen_path) {
@@ -115,11 +136,15 @@ pub async fn call(config: &Config, method: &str, path: &str, body: Option<serde_
     };
     let auth = format!("Bearer {token}");
     let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    let res = crate::http_client::request(method, &format!("http://{addr}{path}"), &[("Authorization", &auth), ("Content-Type", "application/json")], body)
-        .await
-        .with_context(|| format!("asking the node at {addr}"))?;
+    let res = crate::http_client::request(
+        method,
+        &format!("http://{addr}{path}"),
+        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        body,
+    )
+    .await
+    .with_context(|| format!("asking the node at {addr}"))?;
     let json: serde_json::Value = serde_json::from_slice(&res.body).context("the node's answer is not JSON")?;
     anyhow::ensure!((200..300).contains(&res.status), "HTTP {}: {json}", res.status);
     Ok(json)
 }
-

@@ -18,7 +18,10 @@ pub const MAX_FUTURE_SECS: u64 = 15 * 60;
 pub async fn publish(node: &Arc<Node>, event: Event) -> (bool, String) {
     let size = event.to_json().len();
     if size > MAX_EVENT_BYTES {
-        return (false, machine_message(prefix::INVALID, &format!("event is {size} bytes; the limit is {MAX_EVENT_BYTES}")));
+        return (
+            false,
+            machine_message(prefix::INVALID, &format!("event is {size} bytes; the limit is {MAX_EVENT_BYTES}")),
+        );
     }
     if let Err(e) = event.verify() {
         return (false, e.to_ok_message());
@@ -34,7 +37,9 @@ pub async fn publish(node: &Arc<Node>, event: Event) -> (bool, String) {
             (true, String::new())
         }
         Ok(InsertOutcome::Duplicate) => (true, machine_message(prefix::DUPLICATE, "already have this event")),
-        Ok(InsertOutcome::Superseded) => (true, machine_message(prefix::DUPLICATE, "have a newer version of this replaceable event")),
+        Ok(InsertOutcome::Superseded) => {
+            (true, machine_message(prefix::DUPLICATE, "have a newer version of this replaceable event"))
+        }
         Err(e) => {
             tracing::error!(error = %e, "could not store event");
             (false, machine_message(prefix::ERROR, "could not store the event"))

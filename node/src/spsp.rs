@@ -89,12 +89,22 @@ pub fn new_receiver(node: &Node) -> SpspResponse {
 
 /// Apply one fulfilled-to-be packet of an SPSP connection: credit the money to the account
 /// it came from (committed before returning) and count money and data per receiver.
-pub async fn on_stream_packet(node: &Arc<Node>, ctx: PacketContext, deliveries: Vec<StreamDelivery>) -> Result<(), Refusal> {
+pub async fn on_stream_packet(
+    node: &Arc<Node>,
+    ctx: PacketContext,
+    deliveries: Vec<StreamDelivery>,
+) -> Result<(), Refusal> {
     if ctx.amount > 0 {
         let Source::Peer(account) = &ctx.from else {
             return Err((ErrorCode::F99_APPLICATION_ERROR, "invalid: local money to self".into()));
         };
-        let entry = crate::connector::ledger_entry(node, account, ctx.amount as i64, format!("in:{}", ctx.condition), "SPSP payment received");
+        let entry = crate::connector::ledger_entry(
+            node,
+            account,
+            ctx.amount as i64,
+            format!("in:{}", ctx.condition),
+            "SPSP payment received",
+        );
         node.storage.writer().submit(vec![Op::Ledger(entry)]).await.map_err(|e| {
             tracing::error!(error = %e, "could not commit payment");
             (ErrorCode::T00_INTERNAL_ERROR, "error: could not store".to_string())

@@ -86,7 +86,12 @@ async fn forwards_with_fee_and_lower_expiry_and_moves_balances_only_on_a_valid_f
     let p = prepare(&node, 100, [8; 32], 10_000);
     let (reply, _) = tokio::join!(
         x.send(p),
-        y.answer_one(|_| Err(protocol::ilp::Reject { code: ErrorCode::F99_APPLICATION_ERROR, triggered_by: None, message: "nope".into(), data: vec![1] }))
+        y.answer_one(|_| Err(protocol::ilp::Reject {
+            code: ErrorCode::F99_APPLICATION_ERROR,
+            triggered_by: None,
+            message: "nope".into(),
+            data: vec![1]
+        }))
     );
     let r = reply.unwrap_err();
     assert_eq!((r.code, r.message.as_str(), r.data.as_slice()), (ErrorCode::F99_APPLICATION_ERROR, "nope", &[1u8][..]));
@@ -105,7 +110,10 @@ async fn refuses_what_it_must_with_the_rfc27_code() {
 
     let r = x.send(prepare(&node, 1001, [1; 32], 10_000)).await.unwrap_err();
     assert_eq!(r.code, ErrorCode::F08_AMOUNT_TOO_LARGE);
-    assert_eq!(AmountTooLargeData::decode(&r.data).unwrap(), AmountTooLargeData { received_amount: 1001, maximum_amount: 1000 });
+    assert_eq!(
+        AmountTooLargeData::decode(&r.data).unwrap(),
+        AmountTooLargeData { received_amount: 1001, maximum_amount: 1000 }
+    );
 
     let r = x.send(prepare(&node, 5, [1; 32], 500)).await.unwrap_err();
     assert_eq!(r.code, ErrorCode::R02_INSUFFICIENT_TIMEOUT, "500 ms left is less than the 1 s margin");
@@ -119,10 +127,13 @@ async fn refuses_what_it_must_with_the_rfc27_code() {
 
     // The next hop never answers: R00 once the (lowered) expiry passes.
     let p = prepare(&node, 5, [1; 32], 2_500);
-    let (reply, _) = tokio::join!(x.send(p), y.answer_one(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(2_000));
-        Ok(Fulfill { fulfillment: [1; 32], data: vec![] })
-    }));
+    let (reply, _) = tokio::join!(
+        x.send(p),
+        y.answer_one(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(2_000));
+            Ok(Fulfill { fulfillment: [1; 32], data: vec![] })
+        })
+    );
     assert_eq!(reply.unwrap_err().code, ErrorCode::R00_TRANSFER_TIMED_OUT);
 
     // Data over 32 767 bytes is not a valid ILP Prepare: F01, and the link stays up.

@@ -16,8 +16,12 @@ use support::{connect, next, start_alice, Peer};
 use tokio_tungstenite::tungstenite::Message;
 
 fn req_frames(sub_id: &str, author: &str, amount: u64) -> Vec<Frame> {
-    let req = ClientMessage::Req { subscription_id: sub_id.into(), filters: vec![Filter { authors: Some(vec![author.into()]), ..Default::default() }] };
-    let mut frames = vec![Frame::StreamData { stream_id: 1, offset: 0, data: framing::encode_message(&req.to_json()).unwrap() }];
+    let req = ClientMessage::Req {
+        subscription_id: sub_id.into(),
+        filters: vec![Filter { authors: Some(vec![author.into()]), ..Default::default() }],
+    };
+    let mut frames =
+        vec![Frame::StreamData { stream_id: 1, offset: 0, data: framing::encode_message(&req.to_json()).unwrap() }];
     if amount > 0 {
         frames.insert(0, Frame::StreamMoney { stream_id: 1, shares: 1 });
     }
@@ -102,7 +106,12 @@ async fn malformed_packets_get_the_rfc27_code_and_leave_balances_untouched() {
     let r = peer.send(wrong_parity).await.unwrap_err();
     assert_eq!(r.code, ErrorCode::F99_APPLICATION_ERROR);
     assert_eq!(close_code(&peer, &[2; 8], &r), Some(CloseCode::ProtocolViolation));
-    let over_window = peer.stream_prepare(&alice, &[6; 8], 0, vec![Frame::StreamData { stream_id: 1, offset: 600 * 1024, data: vec![1; 10] }]);
+    let over_window = peer.stream_prepare(
+        &alice,
+        &[6; 8],
+        0,
+        vec![Frame::StreamData { stream_id: 1, offset: 600 * 1024, data: vec![1; 10] }],
+    );
     let r = peer.send(over_window).await.unwrap_err();
     assert_eq!(close_code(&peer, &[6; 8], &r), Some(CloseCode::FlowControlError), "{}", r.message);
 
@@ -152,7 +161,9 @@ async fn receive_messages(peer: &mut Peer, node: &Node, done: impl Fn(&[String])
     while !done(&messages) {
         let Some(packet) = peer.next_packet().await else { panic!("link closed; got {messages:?}") };
         let BtpPacket::Message { request_id, protocol_data } = packet else { continue };
-        let Ok(Packet::Prepare(p)) = Packet::decode(&btp::find_entry(&protocol_data, "ilp").unwrap().data) else { continue };
+        let Ok(Packet::Prepare(p)) = Packet::decode(&btp::find_entry(&protocol_data, "ilp").unwrap().data) else {
+            continue;
+        };
         let suffix = p.destination.as_str().rsplit('.').next().unwrap();
         let mut tag = [0u8; 8];
         hex::decode_to_slice(suffix, &mut tag).unwrap();
@@ -182,7 +193,15 @@ async fn a_subscriber_that_stops_paying_is_closed_when_unpaid_delivery_passes_th
     assert_eq!(eose, vec![r#"["EOSE","s1"]"#]);
 
     for i in 0..15u64 {
-        let e = protocol::nostr::Event::sign(&alice.key.secret, 1_700_000_000 + i, 1, vec![], format!("note {i}"), [i as u8; 32]).unwrap();
+        let e = protocol::nostr::Event::sign(
+            &alice.key.secret,
+            1_700_000_000 + i,
+            1,
+            vec![],
+            format!("note {i}"),
+            [i as u8; 32],
+        )
+        .unwrap();
         assert_eq!(btpnips::ingest::publish(&alice, e).await, (true, String::new()));
     }
     let got = receive_messages(&mut peer, &alice, |m| m.iter().any(|x| x.starts_with(r#"["CLOSED""#))).await;
@@ -219,10 +238,13 @@ async fn events_delivered_by_a_publisher_are_verified_before_storage() {
     };
 
     let tag = [6u8; 8];
-    let good = protocol::nostr::Event::sign(&publisher_secret, 1_700_000_000, 1, vec![], "good".into(), [1; 32]).unwrap();
-    let mut forged = protocol::nostr::Event::sign(&publisher_secret, 1_700_000_001, 1, vec![], "forged".into(), [2; 32]).unwrap();
+    let good =
+        protocol::nostr::Event::sign(&publisher_secret, 1_700_000_000, 1, vec![], "good".into(), [1; 32]).unwrap();
+    let mut forged =
+        protocol::nostr::Event::sign(&publisher_secret, 1_700_000_001, 1, vec![], "forged".into(), [2; 32]).unwrap();
     forged.content = "changed after signing".into();
-    let foreign = protocol::nostr::Event::sign(&[0x49; 32], 1_700_000_002, 1, vec![], "someone else".into(), [3; 32]).unwrap();
+    let foreign =
+        protocol::nostr::Event::sign(&[0x49; 32], 1_700_000_002, 1, vec![], "someone else".into(), [3; 32]).unwrap();
     let mut offset = 0;
     let deliver = |event: &protocol::nostr::Event| {
         let msg = protocol::nostr::RelayMessage::Event { subscription_id: sub_id.clone(), event: event.clone() };
@@ -242,6 +264,10 @@ async fn events_delivered_by_a_publisher_are_verified_before_storage() {
     assert!(offset > 0);
 
     let stored = alice.storage.query_events(&[Filter::default()]).await.unwrap();
-    assert_eq!(stored.iter().map(|e| e.content.as_str()).collect::<Vec<_>>(), vec!["good"], "only the valid, matching event was stored");
+    assert_eq!(
+        stored.iter().map(|e| e.content.as_str()).collect::<Vec<_>>(),
+        vec!["good"],
+        "only the valid, matching event was stored"
+    );
     alice.shutdown();
 }

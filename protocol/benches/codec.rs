@@ -24,13 +24,21 @@ fn sample_event() -> Event {
     Event::sign(&[0x11; 32], 1_763_000_000, 1, tags, content, [0x42; 32]).expect("sign")
 }
 
-/// A STREAM packet carrying one framed NIP-01 message of about 400 bytes (a short EVENT).
+/// The framed `["EVENT",…]` of a short signed note, padded with content to `len` bytes.
+fn framed_event(len: usize) -> Vec<u8> {
+    let sign = |content: String| {
+        let event = Event::sign(&[0x11; 32], 1_763_000_000, 1, vec![], content, [0x42; 32]).expect("sign");
+        encode_message(&ClientMessage::Event(event).to_json()).expect("frame")
+    };
+    let bare = sign(String::new()).len();
+    let framed = sign("x".repeat(len.saturating_sub(bare)));
+    assert_eq!(framed.len(), len.max(bare));
+    framed
+}
+
+/// A STREAM packet carrying one framed NIP-01 message of 400 bytes (a short EVENT).
 fn stream_packet() -> StreamPacket {
-    let mut event = sample_event();
-    event.content.truncate(60);
-    event.tags.truncate(1);
-    let framed = encode_message(&ClientMessage::Event(event).to_json()).expect("frame");
-    assert!((380..=440).contains(&framed.len()), "StreamData is {} bytes", framed.len());
+    let framed = framed_event(400);
     StreamPacket {
         sequence: 7,
         ilp_packet_type: IlpPacketType::Prepare,

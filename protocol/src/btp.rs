@@ -393,13 +393,13 @@ pub fn parse_auth(protocol_data: &[ProtocolData]) -> Result<AuthRequest, BtpErro
         _ => return Err(BtpError::NotAuth),
     }
     let token_entry = find_entry(protocol_data, AUTH_TOKEN_PROTOCOL).ok_or(BtpError::MissingAuthToken)?;
-    let token = String::from_utf8(token_entry.data.clone())
-        .map_err(|_| BtpError::InvalidAuthField(AUTH_TOKEN_PROTOCOL))?;
+    let token =
+        String::from_utf8(token_entry.data.clone()).map_err(|_| BtpError::InvalidAuthField(AUTH_TOKEN_PROTOCOL))?;
     let username = match find_entry(protocol_data, AUTH_USERNAME_PROTOCOL) {
         None => None,
         Some(e) => {
-            let s = String::from_utf8(e.data.clone())
-                .map_err(|_| BtpError::InvalidAuthField(AUTH_USERNAME_PROTOCOL))?;
+            let s =
+                String::from_utf8(e.data.clone()).map_err(|_| BtpError::InvalidAuthField(AUTH_USERNAME_PROTOCOL))?;
             (!s.is_empty()).then_some(s)
         }
     };

@@ -57,7 +57,8 @@ fn btp_error_vector() {
         data: b"oops".to_vec(),
         protocol_data: vec![],
     };
-    let hex = "02000001f52f54303010556e726561636861626c654572726f721332303138303833313032353332342e3839395a046f6f70730100";
+    let hex =
+        "02000001f52f54303010556e726561636861626c654572726f721332303138303833313032353332342e3839395a046f6f70730100";
     check(&packet, hex);
     assert_eq!(
         BtpPacket::error(501, error_codes::T00_UNREACHABLE, at("2018-08-31T02:53:24.899Z"), b"oops".to_vec()),
@@ -123,7 +124,8 @@ fn btp_decode_errors() {
     let bad_code = h("0200000001 18 ff3030 00 1332303138303833313032353332342e3839395a 00 0100");
     assert_eq!(BtpPacket::decode(&bad_code), Err(BtpError::InvalidErrorCode));
     // Trailing bytes after the envelope are ignored; unknown content types survive.
-    let mut bytes = BtpPacket::Response { request_id: 3, protocol_data: vec![entry("x", ContentType::Other(9), b"")] }.encode();
+    let mut bytes =
+        BtpPacket::Response { request_id: 3, protocol_data: vec![entry("x", ContentType::Other(9), b"")] }.encode();
     let decoded = BtpPacket::decode(&bytes).unwrap();
     assert_eq!(decoded.protocol_data()[0].content_type, ContentType::Other(9));
     bytes.push(0);
@@ -139,7 +141,14 @@ fn generalized_time_forms() {
     assert_eq!(decode_generalized_time(b"20180831025324,899Z").unwrap(), t);
     assert_eq!(decode_generalized_time(b"20180831025324.9Z").unwrap(), at("2018-08-31T02:53:24.9Z"));
     assert_eq!(decode_generalized_time(b"20180831025324Z").unwrap(), at("2018-08-31T02:53:24Z"));
-    for bad in [&b"20180831025324"[..], b"20180831025324.Z", b"20180831025324.1234567890Z", b"2018083102532Z", b"20181331025324Z", b""] {
+    for bad in [
+        &b"20180831025324"[..],
+        b"20180831025324.Z",
+        b"20180831025324.1234567890Z",
+        b"2018083102532Z",
+        b"20181331025324Z",
+        b"",
+    ] {
         assert_eq!(decode_generalized_time(bad), Err(BtpError::InvalidTimestamp), "{bad:?}");
     }
 }
@@ -193,5 +202,6 @@ fn ildcp_request_shape() {
 fn ildcp_decode_errors() {
     assert!(IldcpResponse::decode(&h("05626f677573 09 03585250")).is_err()); // "bogus" address
     assert!(IldcpResponse::decode(&h("0b746573742e706172656e74")).is_err()); // truncated
-    assert!(IldcpResponse::decode(&h("0b746573742e706172656e74 09 01ff")).is_err()); // bad UTF-8
+    assert!(IldcpResponse::decode(&h("0b746573742e706172656e74 09 01ff")).is_err());
+    // bad UTF-8
 }

@@ -32,7 +32,11 @@ fn paid_req_vector_matches_the_document() {
 
     let req = ClientMessage::Req {
         subscription_id: "s1".into(),
-        filters: vec![Filter { authors: Some(vec![hex::encode(alice_pk)]), kinds: Some(vec![1]), ..Default::default() }],
+        filters: vec![Filter {
+            authors: Some(vec![hex::encode(alice_pk)]),
+            kinds: Some(vec![1]),
+            ..Default::default()
+        }],
     };
     let framed = framing::encode_message(&req.to_json()).unwrap();
     let packet = StreamPacket {

@@ -45,9 +45,8 @@ fn fulfill() -> impl Strategy<Value = Fulfill> {
 }
 
 fn reject() -> impl Strategy<Value = Reject> {
-    (any::<[u8; 3]>(), prop::option::of(address()), any::<String>(), data(400)).prop_map(
-        |(code, triggered_by, message, data)| Reject { code: ErrorCode(code), triggered_by, message, data },
-    )
+    (any::<[u8; 3]>(), prop::option::of(address()), any::<String>(), data(400))
+        .prop_map(|(code, triggered_by, message, data)| Reject { code: ErrorCode(code), triggered_by, message, data })
 }
 
 fn packet() -> impl Strategy<Value = Packet> {
@@ -71,8 +70,10 @@ fn protocol_data() -> impl Strategy<Value = Vec<ProtocolData>> {
 
 fn btp_packet() -> impl Strategy<Value = BtpPacket> {
     prop_oneof![
-        (any::<u32>(), protocol_data()).prop_map(|(request_id, protocol_data)| BtpPacket::Message { request_id, protocol_data }),
-        (any::<u32>(), protocol_data()).prop_map(|(request_id, protocol_data)| BtpPacket::Response { request_id, protocol_data }),
+        (any::<u32>(), protocol_data())
+            .prop_map(|(request_id, protocol_data)| BtpPacket::Message { request_id, protocol_data }),
+        (any::<u32>(), protocol_data())
+            .prop_map(|(request_id, protocol_data)| BtpPacket::Response { request_id, protocol_data }),
         (any::<u32>(), any::<u64>(), protocol_data())
             .prop_map(|(request_id, amount, protocol_data)| BtpPacket::Transfer { request_id, amount, protocol_data }),
         (any::<u32>(), "[A-Z][0-9]{2}", any::<String>(), millis_time(), data(200), protocol_data()).prop_map(
@@ -103,8 +104,11 @@ fn frame() -> impl Strategy<Value = Frame> {
         id().prop_map(|max_stream_id| Frame::ConnectionStreamIdBlocked { max_stream_id }),
         (any::<String>(), any::<u8>())
             .prop_map(|(asset_code, asset_scale)| Frame::ConnectionAssetDetails { asset_code, asset_scale }),
-        (id(), close_code(), any::<String>())
-            .prop_map(|(stream_id, code, message)| Frame::StreamClose { stream_id, code, message }),
+        (id(), close_code(), any::<String>()).prop_map(|(stream_id, code, message)| Frame::StreamClose {
+            stream_id,
+            code,
+            message
+        }),
         (id(), id()).prop_map(|(stream_id, shares)| Frame::StreamMoney { stream_id, shares }),
         (id(), id(), id()).prop_map(|(stream_id, receive_max, total_received)| Frame::StreamMaxMoney {
             stream_id,

@@ -119,9 +119,8 @@ fn interledger_rs_long_form_fixtures() {
         message: "Some error".into(),
         data,
     };
-    let reject_bytes = h(&format!(
-        "0e820124 463939 116578616d706c652e636f6e6e6563746f72 0a536f6d65206572726f72 820101 {RS_DATA}"
-    ));
+    let reject_bytes =
+        h(&format!("0e820124 463939 116578616d706c652e636f6e6e6563746f72 0a536f6d65206572726f72 820101 {RS_DATA}"));
     assert_eq!(reject.encode(), reject_bytes);
     assert_eq!(Reject::decode(&reject_bytes).unwrap(), reject);
 }

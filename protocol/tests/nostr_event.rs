@@ -2,9 +2,7 @@
 
 /// Grouped under `nostr` so that `cargo test -p btpnips-protocol nostr` selects these tests.
 mod nostr {
-    use protocol::nostr::{
-        kind_class, public_key_hex, schnorr_sign, schnorr_verify, Event, EventError, KindClass,
-    };
+    use protocol::nostr::{kind_class, public_key_hex, schnorr_sign, schnorr_verify, Event, EventError, KindClass};
 
     fn h32(s: &str) -> [u8; 32] {
         hex::decode(s).unwrap().try_into().unwrap()
@@ -43,10 +41,7 @@ mod nostr {
         );
         let mut sk = [0u8; 32];
         sk[31] = 0x17;
-        assert_eq!(
-            public_key_hex(&sk).unwrap(),
-            "2fa2104d6b38d11b0230010559879124e42ab8dfeff5ff29dc9cdadd4ecacc3f"
-        );
+        assert_eq!(public_key_hex(&sk).unwrap(), "2fa2104d6b38d11b0230010559879124e42ab8dfeff5ff29dc9cdadd4ecacc3f");
     }
 
     #[test]
@@ -71,15 +66,8 @@ mod nostr {
         // A valid signature by someone else (re-signed with key 2 but pubkey kept).
         let mut sk2 = [0u8; 32];
         sk2[31] = 2;
-        let other = Event::sign(
-            &sk2,
-            good.created_at,
-            good.kind,
-            good.tags.clone(),
-            good.content.clone(),
-            [0; 32],
-        )
-        .unwrap();
+        let other =
+            Event::sign(&sk2, good.created_at, good.kind, good.tags.clone(), good.content.clone(), [0; 32]).unwrap();
         let mut e = good.clone();
         e.sig = other.sig;
         assert_eq!(e.verify(), Err(EventError::BadSignature));
@@ -90,22 +78,13 @@ mod nostr {
         let good = Event::from_json(NAK_BASIC).unwrap();
         type Mutation = Box<dyn Fn(&mut Event)>;
         let cases: Vec<(Mutation, EventError)> = vec![
-            (
-                Box::new(|e| e.id = e.id.to_uppercase()),
-                EventError::IdShape,
-            ),
+            (Box::new(|e| e.id = e.id.to_uppercase()), EventError::IdShape),
             (Box::new(|e| e.id.truncate(63)), EventError::IdShape),
             (Box::new(|e| e.id = String::new()), EventError::IdShape),
-            (
-                Box::new(|e| e.pubkey = e.pubkey.to_uppercase()),
-                EventError::PubkeyShape,
-            ),
+            (Box::new(|e| e.pubkey = e.pubkey.to_uppercase()), EventError::PubkeyShape),
             (Box::new(|e| e.pubkey.push('0')), EventError::PubkeyShape),
             (Box::new(|e| e.sig.truncate(126)), EventError::SigShape),
-            (
-                Box::new(|e| e.sig = format!("{}g", &e.sig[..127])),
-                EventError::SigShape,
-            ),
+            (Box::new(|e| e.sig = format!("{}g", &e.sig[..127])), EventError::SigShape),
         ];
         for (mutate, want) in cases {
             let mut e = good.clone();
@@ -125,47 +104,22 @@ mod nostr {
 
     #[test]
     fn error_messages_carry_nip01_prefix() {
-        assert_eq!(
-            EventError::IdMismatch.to_ok_message(),
-            "invalid: event id does not match"
-        );
-        assert_eq!(
-            EventError::BadSignature.to_ok_message(),
-            "invalid: bad signature"
-        );
-        assert_eq!(
-            EventError::PubkeyShape.to_ok_message(),
-            "invalid: pubkey is not 64 lowercase hex"
-        );
-        assert_eq!(
-            EventError::IdShape.to_string(),
-            "invalid: event id is not 64 lowercase hex"
-        );
-        assert_eq!(
-            EventError::SigShape.to_string(),
-            "invalid: sig is not 128 lowercase hex"
-        );
-        assert!(EventError::PubkeyNotOnCurve
-            .to_string()
-            .starts_with("invalid: "));
-        assert!(EventError::InvalidSecretKey
-            .to_string()
-            .starts_with("error: "));
+        assert_eq!(EventError::IdMismatch.to_ok_message(), "invalid: event id does not match");
+        assert_eq!(EventError::BadSignature.to_ok_message(), "invalid: bad signature");
+        assert_eq!(EventError::PubkeyShape.to_ok_message(), "invalid: pubkey is not 64 lowercase hex");
+        assert_eq!(EventError::IdShape.to_string(), "invalid: event id is not 64 lowercase hex");
+        assert_eq!(EventError::SigShape.to_string(), "invalid: sig is not 128 lowercase hex");
+        assert!(EventError::PubkeyNotOnCurve.to_string().starts_with("invalid: "));
+        assert!(EventError::InvalidSecretKey.to_string().starts_with("error: "));
     }
 
     #[test]
     fn invalid_secret_keys() {
         assert_eq!(public_key_hex(&[0; 32]), Err(EventError::InvalidSecretKey));
-        assert_eq!(
-            public_key_hex(&[0xff; 32]),
-            Err(EventError::InvalidSecretKey)
-        );
+        assert_eq!(public_key_hex(&[0xff; 32]), Err(EventError::InvalidSecretKey));
         // The group order n itself is invalid.
         let n = h32("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141");
-        assert_eq!(
-            Event::sign(&n, 0, 1, vec![], String::new(), [0; 32]),
-            Err(EventError::InvalidSecretKey)
-        );
+        assert_eq!(Event::sign(&n, 0, 1, vec![], String::new(), [0; 32]), Err(EventError::InvalidSecretKey));
         assert!(public_key_hex(&[1; 32]).is_ok());
     }
 
@@ -179,44 +133,19 @@ mod nostr {
                 "5c83da77af1dec6d7289834998ad7aafbd9e2191396d75ec3cc27f5a77226f36".into(),
                 "wss://nostr.example.com".into(),
             ],
-            vec![
-                "p".into(),
-                "f7234bd4c1394dda46d09f35bd384dd30cc552ad5541990f98844fb06676e9ca".into(),
-            ],
+            vec!["p".into(), "f7234bd4c1394dda46d09f35bd384dd30cc552ad5541990f98844fb06676e9ca".into()],
             vec!["t".into(), "nostr".into()],
         ];
         let content = "Hello \"Nostr\"\n\tλ ☕ \\ end\r\u{8}\u{c}🎉".to_string();
         let e = Event::sign(&sk_one(), 1_700_000_000, 1, tags, content, [0; 32]).unwrap();
-        assert_eq!(
-            e.pubkey,
-            "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
-        );
-        assert_eq!(
-            e.id,
-            "0926ed7468bd4d3db812fe35ec6de47402eb6bab1871548d28f4f8911900c6d5"
-        );
+        assert_eq!(e.pubkey, "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798");
+        assert_eq!(e.id, "0926ed7468bd4d3db812fe35ec6de47402eb6bab1871548d28f4f8911900c6d5");
         assert_eq!(e.sig.len(), 128);
         e.verify().unwrap();
         // Deterministic given aux randomness; different aux gives a different (valid) signature.
-        let again = Event::sign(
-            &sk_one(),
-            e.created_at,
-            e.kind,
-            e.tags.clone(),
-            e.content.clone(),
-            [0; 32],
-        )
-        .unwrap();
+        let again = Event::sign(&sk_one(), e.created_at, e.kind, e.tags.clone(), e.content.clone(), [0; 32]).unwrap();
         assert_eq!(again, e);
-        let other = Event::sign(
-            &sk_one(),
-            e.created_at,
-            e.kind,
-            e.tags.clone(),
-            e.content.clone(),
-            [7; 32],
-        )
-        .unwrap();
+        let other = Event::sign(&sk_one(), e.created_at, e.kind, e.tags.clone(), e.content.clone(), [7; 32]).unwrap();
         assert_eq!(other.id, e.id);
         assert_ne!(other.sig, e.sig);
         other.verify().unwrap();
@@ -254,11 +183,7 @@ const BIP340: &[(u32, &str, &str, &str, &str, &str, bool)] = &[
             let sig: [u8; 64] = hex::decode(sig.to_lowercase()).unwrap().try_into().unwrap();
             if !sk.is_empty() {
                 let sk = h32(&sk.to_lowercase());
-                assert_eq!(
-                    public_key_hex(&sk).unwrap(),
-                    hex::encode(pk),
-                    "vector {index} pubkey"
-                );
+                assert_eq!(public_key_hex(&sk).unwrap(), hex::encode(pk), "vector {index} pubkey");
                 assert_eq!(
                     schnorr_sign(&sk, &msg, &h32(&aux.to_lowercase())).unwrap(),
                     sig,
@@ -283,10 +208,7 @@ const BIP340: &[(u32, &str, &str, &str, &str, &str, bool)] = &[
             pubkey: "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798".into(),
             created_at: 1_700_000_000,
             kind: 1,
-            tags: tags
-                .into_iter()
-                .map(|t| t.into_iter().map(String::from).collect())
-                .collect(),
+            tags: tags.into_iter().map(|t| t.into_iter().map(String::from).collect()).collect(),
             content: content.into(),
             sig: String::new(),
         }
@@ -313,31 +235,21 @@ const BIP340: &[(u32, &str, &str, &str, &str, &str, bool)] = &[
         ];
         for (content, want) in cases {
             let e = unsigned(vec![], content);
-            assert_eq!(
-                e.serialize_for_id(),
-                format!("[0,\"{PK1}\",1700000000,1,[],{want}]"),
-                "content {content:?}"
-            );
+            assert_eq!(e.serialize_for_id(), format!("[0,\"{PK1}\",1700000000,1,[],{want}]"), "content {content:?}");
         }
     }
 
     #[test]
     fn id_serialization_of_tags() {
         let e = unsigned(vec![vec!["e", "x\"y"], vec!["t"], vec![]], "c");
-        assert_eq!(
-            e.serialize_for_id(),
-            format!(r#"[0,"{PK1}",1700000000,1,[["e","x\"y"],["t"],[]],"c"]"#)
-        );
+        assert_eq!(e.serialize_for_id(), format!(r#"[0,"{PK1}",1700000000,1,[["e","x\"y"],["t"],[]],"c"]"#));
     }
 
     #[test]
     fn id_with_control_characters_fixed_vector() {
         // Computed independently: sha256 of the UTF-8 bytes, control characters verbatim.
         let e = unsigned(vec![vec!["x", "a\u{1}b"]], "c\u{1f}d\u{7f}");
-        assert_eq!(
-            hex::encode(e.compute_id()),
-            "f9f92b5f40b3bef4b0bb81c5a8fcab7498ae726c8a437b7c883734ea2930a6c2"
-        );
+        assert_eq!(hex::encode(e.compute_id()), "f9f92b5f40b3bef4b0bb81c5a8fcab7498ae726c8a437b7c883734ea2930a6c2");
     }
 
     #[test]
@@ -345,28 +257,13 @@ const BIP340: &[(u32, &str, &str, &str, &str, &str, bool)] = &[
         let tags = vec![vec!["x".to_string(), "a\u{1}b".to_string()]];
         let content = "c\u{1f}d\u{7f}".to_string();
         // NIP-01 form, as produced by sign().
-        let e = Event::sign(
-            &sk_one(),
-            1_700_000_000,
-            1,
-            tags.clone(),
-            content.clone(),
-            [3; 32],
-        )
-        .unwrap();
-        assert_eq!(
-            e.id,
-            "f9f92b5f40b3bef4b0bb81c5a8fcab7498ae726c8a437b7c883734ea2930a6c2"
-        );
+        let e = Event::sign(&sk_one(), 1_700_000_000, 1, tags.clone(), content.clone(), [3; 32]).unwrap();
+        assert_eq!(e.id, "f9f92b5f40b3bef4b0bb81c5a8fcab7498ae726c8a437b7c883734ea2930a6c2");
         e.verify().unwrap();
         // JSON.stringify / go-nostr form (`\u0001`, `\u001f`), computed independently with Python json.dumps.
         let js_id = "eafa7fb8000b761b778c07d5bedf75908b3a960283f2cfdd9023fcefe23c6e08";
         let sig = schnorr_sign(&sk_one(), &h32(js_id), &[3; 32]).unwrap();
-        let js = Event {
-            id: js_id.into(),
-            sig: hex::encode(sig),
-            ..e.clone()
-        };
+        let js = Event { id: js_id.into(), sig: hex::encode(sig), ..e.clone() };
         js.verify().unwrap();
         // Without other control characters, only the one id is accepted.
         let plain = Event::sign(&sk_one(), 1, 1, vec![], "plain\n".into(), [0; 32]).unwrap();
@@ -430,33 +327,14 @@ const BIP340: &[(u32, &str, &str, &str, &str, &str, bool)] = &[
         assert_eq!(unsigned(vec![], "").d_tag(), "");
         assert_eq!(unsigned(vec![vec!["d"]], "").d_tag(), "");
         assert_eq!(unsigned(vec![vec!["d", ""]], "").d_tag(), "");
-        assert_eq!(
-            unsigned(vec![vec!["dd", "x"], vec!["d", "y"]], "").d_tag(),
-            "y"
-        );
+        assert_eq!(unsigned(vec![vec!["dd", "x"], vec!["d", "y"]], "").d_tag(), "y");
     }
 
     #[test]
     fn json_field_order_and_escaping() {
-        let e = Event::sign(
-            &sk_one(),
-            5,
-            1,
-            vec![vec!["t".into(), "a\u{1}".into()]],
-            "q\"\n".into(),
-            [0; 32],
-        )
-        .unwrap();
+        let e = Event::sign(&sk_one(), 5, 1, vec![vec!["t".into(), "a\u{1}".into()]], "q\"\n".into(), [0; 32]).unwrap();
         let json = e.to_json();
-        let keys = [
-            "\"id\":",
-            "\"pubkey\":",
-            "\"created_at\":",
-            "\"kind\":",
-            "\"tags\":",
-            "\"content\":",
-            "\"sig\":",
-        ];
+        let keys = ["\"id\":", "\"pubkey\":", "\"created_at\":", "\"kind\":", "\"tags\":", "\"content\":", "\"sig\":"];
         let positions: Vec<usize> = keys.iter().map(|k| json.find(k).unwrap()).collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{json}");
         assert!(json.contains(r#""tags":[["t","a\u0001"]]"#), "{json}");
@@ -467,15 +345,7 @@ const BIP340: &[(u32, &str, &str, &str, &str, &str, bool)] = &[
     #[test]
     fn json_rejects_bad_shapes() {
         let good: serde_json::Value = serde_json::from_str(NAK_COMPLEX).unwrap();
-        for field in [
-            "id",
-            "pubkey",
-            "created_at",
-            "kind",
-            "tags",
-            "content",
-            "sig",
-        ] {
+        for field in ["id", "pubkey", "created_at", "kind", "tags", "content", "sig"] {
             let mut v = good.clone();
             v.as_object_mut().unwrap().remove(field);
             let err = Event::from_json(&v.to_string()).unwrap_err();
@@ -496,18 +366,12 @@ const BIP340: &[(u32, &str, &str, &str, &str, &str, bool)] = &[
         for (field, value) in bad_values {
             let mut v = good.clone();
             v[field] = value.clone();
-            assert!(
-                Event::from_json(&v.to_string()).is_err(),
-                "{field} = {value}"
-            );
+            assert!(Event::from_json(&v.to_string()).is_err(), "{field} = {value}");
         }
         // Unknown fields are ignored (later NIPs may add some).
         let mut v = good.clone();
         v["extra"] = serde_json::json!({"x": 1});
-        assert_eq!(
-            Event::from_json(&v.to_string()).unwrap(),
-            Event::from_json(NAK_COMPLEX).unwrap()
-        );
+        assert_eq!(Event::from_json(&v.to_string()).unwrap(), Event::from_json(NAK_COMPLEX).unwrap());
         assert!(Event::from_json("[]").is_err());
         assert!(Event::from_json("").is_err());
     }

@@ -99,14 +99,8 @@ mod nostr {
     fn matches_any_is_or() {
         let e = event();
         assert!(!matches_any(&[], &e));
-        assert!(matches_any(
-            &[f(json!({"kinds": [7]})), f(json!({"authors": [PK]}))],
-            &e
-        ));
-        assert!(!matches_any(
-            &[f(json!({"kinds": [7]})), f(json!({"authors": [OTHER]}))],
-            &e
-        ));
+        assert!(matches_any(&[f(json!({"kinds": [7]})), f(json!({"authors": [PK]}))], &e));
+        assert!(!matches_any(&[f(json!({"kinds": [7]})), f(json!({"authors": [OTHER]}))], &e));
     }
 
     #[test]
@@ -131,10 +125,7 @@ mod nostr {
             }
         );
         // null counts as absent
-        assert_eq!(
-            f(json!({"ids": null, "since": null, "#e": null})),
-            Filter::default()
-        );
+        assert_eq!(f(json!({"ids": null, "since": null, "#e": null})), Filter::default());
         // empty lists are kept
         assert_eq!(f(json!({"kinds": []})).kinds, Some(vec![]));
     }
@@ -171,13 +162,7 @@ mod nostr {
             }
             // parse_filter wraps it without a subscription id.
             let err = parse_filter(&value).unwrap_err();
-            assert_eq!(
-                err,
-                MessageError::BadFilter {
-                    subscription_id: None,
-                    source: want
-                }
-            );
+            assert_eq!(err, MessageError::BadFilter { subscription_id: None, source: want });
             assert_eq!(err.subscription_id(), None);
         }
     }
@@ -199,9 +184,6 @@ mod nostr {
         assert_eq!(f(json!({"kinds": []})).to_json(), r#"{"kinds":[]}"#);
         // Deserialize reports the same errors.
         let err = serde_json::from_str::<Filter>(r#"{"ids":["abc"]}"#).unwrap_err();
-        assert!(
-            err.to_string().starts_with("invalid: filter \"ids\""),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("invalid: filter \"ids\""), "{err}");
     }
 }

@@ -34,10 +34,7 @@ mod nostr {
 
     /// Any string, control characters and astral-plane characters included.
     fn any_text() -> impl Strategy<Value = String> + Clone {
-        prop_oneof![
-            any::<String>(),
-            "[\\x00-\\x1f\"\\\\a-z\u{7f}\u{2028}λ🎉]{0,12}"
-        ]
+        prop_oneof![any::<String>(), "[\\x00-\\x1f\"\\\\a-z\u{7f}\u{2028}λ🎉]{0,12}"]
     }
 
     fn filter_strategy() -> impl Strategy<Value = Filter> {
@@ -46,10 +43,7 @@ mod nostr {
             proptest::option::of(proptest::collection::vec(hex64(), 0..3)),
             proptest::option::of(proptest::collection::vec(any::<u16>(), 0..3)),
             proptest::collection::btree_map(
-                prop_oneof![
-                    proptest::char::range('a', 'z'),
-                    proptest::char::range('A', 'Z')
-                ],
+                prop_oneof![proptest::char::range('a', 'z'), proptest::char::range('A', 'Z')],
                 proptest::collection::vec(any::<String>(), 0..3),
                 0..3,
             ),
@@ -74,16 +68,9 @@ mod nostr {
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::from),
             any::<u64>().prop_map(Value::from),
-            any::<f64>()
-                .prop_filter("finite", |f| f.is_finite())
-                .prop_map(Value::from),
-            prop_oneof![
-                any::<String>(),
-                hex64(),
-                Just("EVENT".to_string()),
-                Just("REQ".to_string())
-            ]
-            .prop_map(Value::String),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            prop_oneof![any::<String>(), hex64(), Just("EVENT".to_string()), Just("REQ".to_string())]
+                .prop_map(Value::String),
         ];
         leaf.prop_recursive(4, 32, 6, |inner| {
             prop_oneof![

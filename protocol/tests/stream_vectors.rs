@@ -47,7 +47,9 @@ fn frame_from_json(f: &Value) -> Frame {
         4 => Frame::ConnectionDataBlocked { max_offset: n("maxOffset") },
         5 => Frame::ConnectionMaxStreamId { max_stream_id: n("maxStreamId") },
         6 => Frame::ConnectionStreamIdBlocked { max_stream_id: n("maxStreamId") },
-        7 => Frame::ConnectionAssetDetails { asset_code: s("sourceAssetCode"), asset_scale: n("sourceAssetScale") as u8 },
+        7 => {
+            Frame::ConnectionAssetDetails { asset_code: s("sourceAssetCode"), asset_scale: n("sourceAssetScale") as u8 }
+        }
         16 => Frame::StreamClose {
             stream_id: n("streamId"),
             code: CloseCode::from_u8(n("errorCode") as u8),
@@ -59,7 +61,9 @@ fn frame_from_json(f: &Value) -> Frame {
             receive_max: n("receiveMax"),
             total_received: n("totalReceived"),
         },
-        19 => Frame::StreamMoneyBlocked { stream_id: n("streamId"), send_max: n("sendMax"), total_sent: n("totalSent") },
+        19 => {
+            Frame::StreamMoneyBlocked { stream_id: n("streamId"), send_max: n("sendMax"), total_sent: n("totalSent") }
+        }
         20 => Frame::StreamData { stream_id: n("streamId"), offset: n("offset"), data: b64(&s("data")) },
         21 => Frame::StreamMaxData { stream_id: n("streamId"), max_offset: n("maxOffset") },
         22 => Frame::StreamDataBlocked { stream_id: n("streamId"), max_offset: n("maxOffset") },
@@ -110,17 +114,27 @@ fn spec_spot_vectors() {
         ("010c071fffffffffffff01000100", StreamPacket { sequence: (1 << 53) - 1, ..empty(IlpPacketType::Prepare) }),
         ("010c08ffffffffffffffff01000100", StreamPacket { sequence: u64::MAX, ..empty(IlpPacketType::Prepare) }),
         ("010c010008ffffffffffffffff0100", StreamPacket { prepare_amount: u64::MAX, ..empty(IlpPacketType::Prepare) }),
-        ("010c010001000101010601046661696c", frame_only(Frame::ConnectionClose { code: CloseCode::NoError, message: "fail".into() })),
+        (
+            "010c010001000101010601046661696c",
+            frame_only(Frame::ConnectionClose { code: CloseCode::NoError, message: "fail".into() }),
+        ),
         (
             "010c010001000101020e0d6578616d706c652e616c696365",
             frame_only(Frame::ConnectionNewAddress { source_account: Address::new("example.alice").unwrap() }),
         ),
-        ("010c010001000101070503414243ff", frame_only(Frame::ConnectionAssetDetails { asset_code: "ABC".into(), asset_scale: 255 })),
+        (
+            "010c010001000101070503414243ff",
+            frame_only(Frame::ConnectionAssetDetails { asset_code: "ABC".into(), asset_scale: 255 }),
+        ),
         ("010c01000100010103020100", frame_only(Frame::ConnectionMaxData { max_offset: 0 })),
         ("010c010001000101030908ffffffffffffffff", frame_only(Frame::ConnectionMaxData { max_offset: u64::MAX })),
         (
             "010c0100010001011014017bff10616e206572726f72206d657373616765",
-            frame_only(Frame::StreamClose { stream_id: 123, code: CloseCode::Unknown(255), message: "an error message".into() }),
+            frame_only(Frame::StreamClose {
+                stream_id: 123,
+                code: CloseCode::Unknown(255),
+                message: "an error message".into(),
+            }),
         ),
         ("010c0100010001011104017b0100", frame_only(Frame::StreamMoney { stream_id: 123, shares: 0 })),
         (
@@ -174,8 +188,14 @@ fn crypto_vectors() {
     assert_eq!(envelope, h("77f8d5ea3fc8e08cd4de699f f6cb429b97ac44184ce85a0aed92bd49 f8c4b16c73df"));
     assert_eq!(keys.decrypt(&envelope).unwrap(), h("63000cff4d1f"));
 
-    assert_eq!(hex::encode(keys.fulfillment(&envelope)), "18063849e5ec58e3527098319849b6b7c607e97c77410d44366c78c13be26b27");
-    assert_eq!(hex::encode(keys.condition(&envelope)), "8c1e5999a50fbe1afb92f0a39485cac876f45b5499c8fb8268aa14e5b50b90bb");
+    assert_eq!(
+        hex::encode(keys.fulfillment(&envelope)),
+        "18063849e5ec58e3527098319849b6b7c607e97c77410d44366c78c13be26b27"
+    );
+    assert_eq!(
+        hex::encode(keys.condition(&envelope)),
+        "8c1e5999a50fbe1afb92f0a39485cac876f45b5499c8fb8268aa14e5b50b90bb"
+    );
 }
 
 #[test]
@@ -208,7 +228,8 @@ fn hmac_rfc4231_case_6_long_key() {
 
 // ---- §4.6 golden end-to-end vector -----------------------------------------------------
 
-const GOLDEN_PLAINTEXT: &str = "010c010101630104021211746573742e706172656e742e6368696c6407050358525009110401010101140a010101000568656c6c6f";
+const GOLDEN_PLAINTEXT: &str =
+    "010c010101630104021211746573742e706172656e742e6368696c6407050358525009110401010101140a010101000568656c6c6f";
 const GOLDEN_ENVELOPE: &str = "000102030405060708090a0bdfe1e7da2ab3952eef13d5754c72eadfe3e4a8684bfb41c6d3c5b9df3a1b5e8e5db1e18a60f3e785951b54ef2caeafe0a9502a75225fd283f3bc1a47ab0e3ef7369c2ac82d";
 const GOLDEN_FULFILLMENT: &str = "35fe830417560b21e82673531ecee7ad1e97d0077ca5c20cfef30e3729ad55e0";
 const GOLDEN_CONDITION: &str = "cccb27074d2efeda0be397983a2d9eb91e8f68e4b63c525c3f11466b69d177a4";

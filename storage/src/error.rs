@@ -71,8 +71,7 @@ pub(crate) fn to_i64(field: &'static str, value: u64) -> Result<i64, StorageErro
 
 /// Convert a stored BIGINT back to the unsigned value it was written from.
 pub(crate) fn to_u64(field: &'static str, value: i64) -> Result<u64, StorageError> {
-    u64::try_from(value)
-        .map_err(|_| StorageError::Corrupt(format!("{field} = {value} is negative")))
+    u64::try_from(value).map_err(|_| StorageError::Corrupt(format!("{field} = {value} is negative")))
 }
 
 /// Convert a stored BIGINT back to an asset scale.

@@ -49,19 +49,14 @@ fn indexed_tags(event: &Event) -> BTreeSet<(&str, &str)> {
         .tags
         .iter()
         .filter_map(|t| match (t.first(), t.get(1)) {
-            (Some(name), Some(value)) if name.chars().count() == 1 => {
-                Some((name.as_str(), value.as_str()))
-            }
+            (Some(name), Some(value)) if name.chars().count() == 1 => Some((name.as_str(), value.as_str())),
             _ => None,
         })
         .collect()
 }
 
 /// Apply [`crate::Op::InsertEvent`] inside the writer's open transaction.
-pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
-    event: &Event,
-) -> Result<InsertOutcome, StorageError> {
+pub(crate) async fn insert(conn: &mut SqliteConnection, event: &Event) -> Result<InsertOutcome, StorageError> {
     let class = Class::of(event.kind);
     if class == Class::Ephemeral {
         return Ok(InsertOutcome::Ephemeral);
@@ -69,10 +64,8 @@ pub(crate) async fn insert(
     let created_at = to_i64("created_at", event.created_at)?;
     let kind = i64::from(event.kind);
 
-    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM events WHERE id = $1")
-        .bind(&event.id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let exists: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM events WHERE id = $1").bind(&event.id).fetch_optional(&mut *conn).await?;
     if exists.is_some() {
         return Ok(InsertOutcome::Duplicate);
     }
@@ -80,50 +73,39 @@ pub(crate) async fn insert(
     let d = (class == Class::Addressable).then(|| d_tag(event));
     if matches!(class, Class::Replaceable | Class::Addressable) {
         let older: Vec<(String, i64)> = match d {
-            Some(d) => sqlx::query_as(
-                "SELECT id, created_at FROM events WHERE pubkey = $1 AND kind = $2 AND d_tag = $3",
-            )
-            .bind(&event.pubkey)
-            .bind(kind)
-            .bind(d),
-            None => {
-                sqlx::query_as("SELECT id, created_at FROM events WHERE pubkey = $1 AND kind = $2")
+            Some(d) => {
+                sqlx::query_as("SELECT id, created_at FROM events WHERE pubkey = $1 AND kind = $2 AND d_tag = $3")
                     .bind(&event.pubkey)
                     .bind(kind)
+                    .bind(d)
             }
+            None => sqlx::query_as("SELECT id, created_at FROM events WHERE pubkey = $1 AND kind = $2")
+                .bind(&event.pubkey)
+                .bind(kind),
         }
         .fetch_all(&mut *conn)
         .await?;
         // NIP-01: keep the newest; on equal created_at the lowest id.
-        let beats_incoming =
-            |(id, at): &(String, i64)| *at > created_at || (*at == created_at && *id < event.id);
+        let beats_incoming = |(id, at): &(String, i64)| *at > created_at || (*at == created_at && *id < event.id);
         if older.iter().any(beats_incoming) {
             return Ok(InsertOutcome::Superseded);
         }
         for (id, _) in &older {
-            sqlx::query("DELETE FROM event_tags WHERE event_id = $1")
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query("DELETE FROM events WHERE id = $1")
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query("DELETE FROM event_tags WHERE event_id = $1").bind(id).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM events WHERE id = $1").bind(id).execute(&mut *conn).await?;
         }
     }
 
     let raw = serde_json::to_string(event)?;
-    sqlx::query(
-        "INSERT INTO events (id, pubkey, created_at, kind, d_tag, raw) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&event.id)
-    .bind(&event.pubkey)
-    .bind(created_at)
-    .bind(kind)
-    .bind(d)
-    .bind(raw)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query("INSERT INTO events (id, pubkey, created_at, kind, d_tag, raw) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(&event.id)
+        .bind(&event.pubkey)
+        .bind(created_at)
+        .bind(kind)
+        .bind(d)
+        .bind(raw)
+        .execute(&mut *conn)
+        .await?;
     for (name, value) in indexed_tags(event) {
         sqlx::query("INSERT INTO event_tags (event_id, name, value) VALUES ($1, $2, $3)")
             .bind(&event.id)
@@ -171,8 +153,7 @@ fn filter_query(f: &Filter) -> Option<QueryBuilder<Sqlite>> {
         push_in(&mut qb, "kind", kinds.iter().map(|k| i64::from(*k)));
     }
     for (name, values) in &f.tags {
-        qb.push(" AND id IN (SELECT event_id FROM event_tags WHERE name = ")
-            .push_bind(name.to_string());
+        qb.push(" AND id IN (SELECT event_id FROM event_tags WHERE name = ").push_bind(name.to_string());
         push_in(&mut qb, "value", values.iter().cloned());
         qb.push(")");
     }
@@ -183,17 +164,13 @@ fn filter_query(f: &Filter) -> Option<QueryBuilder<Sqlite>> {
         qb.push(" AND created_at <= ").push_bind(clamp(until));
     }
     let limit = f.limit.unwrap_or(MAX_QUERY_EVENTS).min(MAX_QUERY_EVENTS);
-    qb.push(" ORDER BY created_at DESC, id ASC LIMIT ")
-        .push_bind(limit as i64);
+    qb.push(" ORDER BY created_at DESC, id ASC LIMIT ").push_bind(limit as i64);
     Some(qb)
 }
 
 /// NIP-01 REQ: union over `filters`, deduplicated, sorted created_at DESC then id ASC,
 /// capped at [`MAX_QUERY_EVENTS`]. Runs in one read transaction (one snapshot).
-pub(crate) async fn query(
-    conn: &mut SqliteConnection,
-    filters: &[Filter],
-) -> Result<Vec<Event>, StorageError> {
+pub(crate) async fn query(conn: &mut SqliteConnection, filters: &[Filter]) -> Result<Vec<Event>, StorageError> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for f in filters {
@@ -202,18 +179,14 @@ pub(crate) async fn query(
         };
         let raws: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
         for raw in raws {
-            let event: Event = serde_json::from_str(&raw)
-                .map_err(|e| StorageError::Corrupt(format!("stored event: {e}")))?;
+            let event: Event =
+                serde_json::from_str(&raw).map_err(|e| StorageError::Corrupt(format!("stored event: {e}")))?;
             if seen.insert(event.id.clone()) {
                 out.push(event);
             }
         }
     }
-    out.sort_by(|a, b| {
-        b.created_at
-            .cmp(&a.created_at)
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
     out.truncate(MAX_QUERY_EVENTS);
     Ok(out)
 }

@@ -47,10 +47,7 @@ pub(crate) fn from_value(v: &Value) -> Result<Filter, StorageError> {
         match key.as_str() {
             "ids" => f.ids = Some(strings(val)?),
             "authors" => f.authors = Some(strings(val)?),
-            "kinds" => {
-                f.kinds =
-                    Some(serde_json::from_value(val.clone()).map_err(|e| bad(&e.to_string()))?)
-            }
+            "kinds" => f.kinds = Some(serde_json::from_value(val.clone()).map_err(|e| bad(&e.to_string()))?),
             "since" => f.since = Some(val.as_u64().ok_or_else(|| bad("since"))?),
             "until" => f.until = Some(val.as_u64().ok_or_else(|| bad("until"))?),
             "limit" => {
@@ -76,17 +73,12 @@ pub(crate) fn to_text(filters: &[Filter]) -> String {
 /// Parse the `filters` column text.
 pub(crate) fn from_text(text: &str) -> Result<Vec<Filter>, StorageError> {
     let v: Value = serde_json::from_str(text)?;
-    let arr = v
-        .as_array()
-        .ok_or_else(|| StorageError::Corrupt("stored filters: not an array".into()))?;
+    let arr = v.as_array().ok_or_else(|| StorageError::Corrupt("stored filters: not an array".into()))?;
     arr.iter().map(from_value).collect()
 }
 
 /// serde `serialize_with` for `Vec<Filter>` fields.
-pub(crate) fn serialize_filters<S: serde::Serializer>(
-    filters: &[Filter],
-    s: S,
-) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_filters<S: serde::Serializer>(filters: &[Filter], s: S) -> Result<S::Ok, S::Error> {
     use serde::Serialize;
     Value::Array(filters.iter().map(to_value).collect()).serialize(s)
 }

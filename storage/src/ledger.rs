@@ -5,24 +5,19 @@ use crate::error::{to_i64, to_u64, to_u8};
 use crate::{Account, LedgerEntry, LedgerOutcome, StorageError};
 
 /// Apply [`crate::Op::Ledger`] inside the writer's open transaction.
-pub(crate) async fn apply(
-    conn: &mut SqliteConnection,
-    e: &LedgerEntry,
-) -> Result<LedgerOutcome, StorageError> {
+pub(crate) async fn apply(conn: &mut SqliteConnection, e: &LedgerEntry) -> Result<LedgerOutcome, StorageError> {
     let created_at = to_i64("created_at", e.created_at)?;
-    let account: Option<(String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT asset_code, asset_scale, balance, updated_at FROM accounts WHERE id = $1",
-    )
-    .bind(&e.account)
-    .fetch_optional(&mut *conn)
-    .await?;
-
-    let seen: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM ledger_entries WHERE account = $1 AND reference = $2")
+    let account: Option<(String, i64, i64, i64)> =
+        sqlx::query_as("SELECT asset_code, asset_scale, balance, updated_at FROM accounts WHERE id = $1")
             .bind(&e.account)
-            .bind(&e.reference)
             .fetch_optional(&mut *conn)
             .await?;
+
+    let seen: Option<i64> = sqlx::query_scalar("SELECT 1 FROM ledger_entries WHERE account = $1 AND reference = $2")
+        .bind(&e.account)
+        .bind(&e.reference)
+        .fetch_optional(&mut *conn)
+        .await?;
     if seen.is_some() {
         let balance = account.map_or(0, |a| a.2);
         return Ok(LedgerOutcome::Duplicate { balance });
@@ -57,11 +52,7 @@ pub(crate) async fn apply(
         }
     };
     let new_balance =
-        balance
-            .checked_add(e.delta)
-            .ok_or_else(|| StorageError::BalanceOverflow {
-                account: e.account.clone(),
-            })?;
+        balance.checked_add(e.delta).ok_or_else(|| StorageError::BalanceOverflow { account: e.account.clone() })?;
 
     sqlx::query(
         "INSERT INTO ledger_entries \
@@ -84,16 +75,12 @@ pub(crate) async fn apply(
         .bind(&e.account)
         .execute(&mut *conn)
         .await?;
-    Ok(LedgerOutcome::Applied {
-        balance: new_balance,
-    })
+    Ok(LedgerOutcome::Applied { balance: new_balance })
 }
 
 type AccountRow = (String, String, i64, i64, i64);
 
-fn account_from_row(
-    (id, asset_code, scale, balance, updated_at): AccountRow,
-) -> Result<Account, StorageError> {
+fn account_from_row((id, asset_code, scale, balance, updated_at): AccountRow) -> Result<Account, StorageError> {
     Ok(Account {
         id,
         asset_code,
@@ -103,30 +90,21 @@ fn account_from_row(
     })
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "SELECT id, asset_code, asset_scale, balance, updated_at FROM accounts";
+const ACCOUNT_COLUMNS: &str = "SELECT id, asset_code, asset_scale, balance, updated_at FROM accounts";
 
 /// All accounts, by id.
 pub(crate) async fn accounts(conn: &mut SqliteConnection) -> Result<Vec<Account>, StorageError> {
-    let rows: Vec<AccountRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{ACCOUNT_COLUMNS} ORDER BY id"
-    )))
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows: Vec<AccountRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{ACCOUNT_COLUMNS} ORDER BY id"))).fetch_all(&mut *conn).await?;
     rows.into_iter().map(account_from_row).collect()
 }
 
 /// One account.
-pub(crate) async fn account(
-    conn: &mut SqliteConnection,
-    id: &str,
-) -> Result<Option<Account>, StorageError> {
-    let row: Option<AccountRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{ACCOUNT_COLUMNS} WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
+pub(crate) async fn account(conn: &mut SqliteConnection, id: &str) -> Result<Option<Account>, StorageError> {
+    let row: Option<AccountRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{ACCOUNT_COLUMNS} WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.map(account_from_row).transpose()
 }
 
@@ -145,18 +123,16 @@ pub(crate) async fn entries(
     .fetch_all(&mut *conn)
     .await?;
     rows.into_iter()
-        .map(
-            |(account, asset_code, scale, delta, reference, memo, created_at)| {
-                Ok(LedgerEntry {
-                    account,
-                    asset_code,
-                    asset_scale: to_u8("asset_scale", scale)?,
-                    delta,
-                    reference,
-                    memo,
-                    created_at: to_u64("created_at", created_at)?,
-                })
-            },
-        )
+        .map(|(account, asset_code, scale, delta, reference, memo, created_at)| {
+            Ok(LedgerEntry {
+                account,
+                asset_code,
+                asset_scale: to_u8("asset_scale", scale)?,
+                delta,
+                reference,
+                memo,
+                created_at: to_u64("created_at", created_at)?,
+            })
+        })
         .collect()
 }

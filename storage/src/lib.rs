@@ -29,8 +29,7 @@ use sqlx::Connection;
 pub use error::StorageError;
 pub use events::MAX_QUERY_EVENTS;
 pub use records::{
-    Account, Direction, InsertOutcome, LedgerEntry, LedgerOutcome, Op, OpOutcome, PeerRecord,
-    SubscriptionRecord,
+    Account, Direction, InsertOutcome, LedgerEntry, LedgerOutcome, Op, OpOutcome, PeerRecord, SubscriptionRecord,
 };
 pub use writer::{WriterHandle, WriterStats, MAX_BATCH};
 
@@ -49,10 +48,7 @@ impl Storage {
         let conn = sqlite::open_writer(path).await?;
         let read = sqlite::open_readers(path).await?;
         tracing::info!(path = %path.display(), "storage opened");
-        Ok(Storage {
-            read,
-            writer: WriterHandle::spawn(conn),
-        })
+        Ok(Storage { read, writer: WriterHandle::spawn(conn) })
     }
 
     /// The handle for writes.
@@ -86,9 +82,7 @@ impl Storage {
 
     /// Number of stored events.
     pub async fn event_count(&self) -> Result<u64, StorageError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
-            .fetch_one(&self.read)
-            .await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&self.read).await?;
         error::to_u64("count", n)
     }
 
@@ -103,11 +97,7 @@ impl Storage {
     }
 
     /// The newest `limit` ledger entries of `account`, newest (last applied) first.
-    pub async fn ledger_entries(
-        &self,
-        account: &str,
-        limit: u32,
-    ) -> Result<Vec<LedgerEntry>, StorageError> {
+    pub async fn ledger_entries(&self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>, StorageError> {
         ledger::entries(&mut *self.read.acquire().await?, account, limit).await
     }
 

@@ -3,8 +3,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::ConnectOptions;
 
@@ -33,15 +32,9 @@ pub(crate) async fn open_writer(path: &Path) -> Result<SqliteConnection, Storage
 
 /// The read-only pool over an existing (already migrated) file.
 pub(crate) async fn open_readers(path: &Path) -> Result<SqlitePool, StorageError> {
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true)
-        .foreign_keys(true)
-        .busy_timeout(BUSY_TIMEOUT);
-    Ok(SqlitePoolOptions::new()
-        .max_connections(READERS)
-        .connect_with(options)
-        .await?)
+    let options =
+        SqliteConnectOptions::new().filename(path).read_only(true).foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
+    Ok(SqlitePoolOptions::new().max_connections(READERS).connect_with(options).await?)
 }
 
 #[cfg(test)]
@@ -53,36 +46,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
         let mut conn = open_writer(&path).await.unwrap();
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap();
         assert_eq!(mode, "wal");
-        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut conn).await.unwrap();
         assert_eq!(sync, 2, "synchronous must be FULL");
-        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut conn).await.unwrap();
         assert_eq!(fk, 1);
-        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&mut conn).await.unwrap();
         assert_eq!(busy, 10_000);
 
         let readers = open_readers(&path).await.unwrap();
-        let write = sqlx::query("INSERT INTO meta (key, value) VALUES ('k', 'v')")
-            .execute(&readers)
-            .await;
+        let write = sqlx::query("INSERT INTO meta (key, value) VALUES ('k', 'v')").execute(&readers).await;
         assert!(write.is_err(), "reader pool accepted a write");
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM meta")
-            .fetch_one(&readers)
-            .await
-            .unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM meta").fetch_one(&readers).await.unwrap();
         assert_eq!(n, 0);
     }
 }

@@ -46,37 +46,19 @@ pub(crate) async fn delete_subscription(
     peer: &str,
     subscription_id: &str,
 ) -> Result<(), StorageError> {
-    sqlx::query(
-        "DELETE FROM subscriptions WHERE direction = $1 AND peer = $2 AND subscription_id = $3",
-    )
-    .bind(direction.as_str())
-    .bind(peer)
-    .bind(subscription_id)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query("DELETE FROM subscriptions WHERE direction = $1 AND peer = $2 AND subscription_id = $3")
+        .bind(direction.as_str())
+        .bind(peer)
+        .bind(subscription_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
-type SubscriptionRow = (
-    String,
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    String,
-    i64,
-    i64,
-    i64,
-);
+type SubscriptionRow = (String, String, String, String, i64, i64, i64, i64, i64, String, i64, i64, i64);
 
 /// All subscriptions, by (direction, peer, subscription_id).
-pub(crate) async fn subscriptions(
-    conn: &mut SqliteConnection,
-) -> Result<Vec<SubscriptionRecord>, StorageError> {
+pub(crate) async fn subscriptions(conn: &mut SqliteConnection) -> Result<Vec<SubscriptionRecord>, StorageError> {
     let rows: Vec<SubscriptionRow> = sqlx::query_as(
         "SELECT direction, peer, subscription_id, filters, stream_id, amount_paid, \
          events_delivered, paid_until, periods_paid, status, revision, created_at, updated_at FROM subscriptions \
@@ -107,10 +89,7 @@ pub(crate) async fn subscriptions(
 }
 
 /// Apply [`crate::Op::UpsertPeer`].
-pub(crate) async fn upsert_peer(
-    conn: &mut SqliteConnection,
-    p: &PeerRecord,
-) -> Result<(), StorageError> {
+pub(crate) async fn upsert_peer(conn: &mut SqliteConnection, p: &PeerRecord) -> Result<(), StorageError> {
     sqlx::query(
         "INSERT INTO peers (account_id, pubkey, ilp_address, url, asset_code, asset_scale, \
          prices, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -132,16 +111,7 @@ pub(crate) async fn upsert_peer(
     Ok(())
 }
 
-type PeerRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    i64,
-    String,
-    i64,
-);
+type PeerRow = (String, String, String, Option<String>, String, i64, String, i64);
 
 /// All peers, by account id.
 pub(crate) async fn peers(conn: &mut SqliteConnection) -> Result<Vec<PeerRecord>, StorageError> {
@@ -168,11 +138,7 @@ pub(crate) async fn peers(conn: &mut SqliteConnection) -> Result<Vec<PeerRecord>
 }
 
 /// Apply [`crate::Op::SetMeta`].
-pub(crate) async fn set_meta(
-    conn: &mut SqliteConnection,
-    key: &str,
-    value: &str,
-) -> Result<(), StorageError> {
+pub(crate) async fn set_meta(conn: &mut SqliteConnection, key: &str, value: &str) -> Result<(), StorageError> {
     sqlx::query(
         "INSERT INTO meta (key, value) VALUES ($1, $2) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -185,12 +151,6 @@ pub(crate) async fn set_meta(
 }
 
 /// One meta value.
-pub(crate) async fn meta(
-    conn: &mut SqliteConnection,
-    key: &str,
-) -> Result<Option<String>, StorageError> {
-    Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-        .bind(key)
-        .fetch_optional(&mut *conn)
-        .await?)
+pub(crate) async fn meta(conn: &mut SqliteConnection, key: &str) -> Result<Option<String>, StorageError> {
+    Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1").bind(key).fetch_optional(&mut *conn).await?)
 }

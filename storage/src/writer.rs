@@ -57,9 +57,7 @@ pub struct WriterHandle {
 
 impl std::fmt::Debug for WriterHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriterHandle")
-            .field("stats", &self.stats())
-            .finish()
+        f.debug_struct("WriterHandle").field("stats", &self.stats()).finish()
     }
 }
 
@@ -78,23 +76,15 @@ impl WriterHandle {
     /// If the caller drops this future after the submission was queued, it may still commit.
     pub async fn submit(&self, ops: Vec<Op>) -> Result<Vec<OpOutcome>, StorageError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Msg::Submit(Submission { ops, reply }))
-            .await
-            .map_err(|_| StorageError::WriterGone)?;
+        self.tx.send(Msg::Submit(Submission { ops, reply })).await.map_err(|_| StorageError::WriterGone)?;
         answer.await.map_err(|_| StorageError::WriterGone)?
     }
 
     /// Store one event: `submit(vec![Op::InsertEvent(event)])`.
-    pub async fn insert_event(
-        &self,
-        event: protocol::nostr::Event,
-    ) -> Result<InsertOutcome, StorageError> {
+    pub async fn insert_event(&self, event: protocol::nostr::Event) -> Result<InsertOutcome, StorageError> {
         match self.submit(vec![Op::InsertEvent(event)]).await?.as_slice() {
             [OpOutcome::Event(outcome)] => Ok(*outcome),
-            other => Err(StorageError::Corrupt(format!(
-                "unexpected outcome {other:?}"
-            ))),
+            other => Err(StorageError::Corrupt(format!("unexpected outcome {other:?}"))),
         }
     }
 
@@ -136,9 +126,7 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, counters: 
         }
         if !batch.is_empty() {
             counters.batches.fetch_add(1, Ordering::Relaxed);
-            counters
-                .submissions
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            counters.submissions.fetch_add(batch.len() as u64, Ordering::Relaxed);
             run_batch(&mut conn, batch).await;
         }
     }
@@ -161,11 +149,7 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Submission>) {
         Err(e) => Some(e.to_string()),
     };
     match &fatal {
-        None => tracing::debug!(
-            submissions = n,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "batch committed"
-        ),
+        None => tracing::debug!(submissions = n, elapsed_ms = started.elapsed().as_millis() as u64, "batch committed"),
         Some(reason) => {
             tracing::error!(submissions = n, %reason, "batch failed, nothing committed")
         }
@@ -176,9 +160,9 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Submission>) {
             (None, Some(r)) => r,
             // A submission that failed on its own keeps its own error.
             (Some(_), Some(Err(e))) => Err(e),
-            _ => Err(StorageError::BatchFailed {
-                reason: fatal.clone().unwrap_or_else(|| "no result recorded".into()),
-            }),
+            _ => {
+                Err(StorageError::BatchFailed { reason: fatal.clone().unwrap_or_else(|| "no result recorded".into()) })
+            }
         };
         let _ = sub.reply.send(result);
     }
@@ -193,24 +177,16 @@ async fn apply_batch(
 ) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
     for sub in batch {
-        sqlx::query("SAVEPOINT submission")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("SAVEPOINT submission").execute(&mut *tx).await?;
         match apply_ops(&mut tx, &sub.ops).await {
             Ok(outcomes) => {
-                sqlx::query("RELEASE SAVEPOINT submission")
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query("RELEASE SAVEPOINT submission").execute(&mut *tx).await?;
                 results.push(Ok(outcomes));
             }
             Err(e) => {
                 tracing::debug!(error = %e, "submission rolled back");
-                sqlx::query("ROLLBACK TO SAVEPOINT submission")
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("RELEASE SAVEPOINT submission")
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query("ROLLBACK TO SAVEPOINT submission").execute(&mut *tx).await?;
+                sqlx::query("RELEASE SAVEPOINT submission").execute(&mut *tx).await?;
                 results.push(Err(e));
             }
         }
@@ -218,10 +194,7 @@ async fn apply_batch(
     tx.commit().await
 }
 
-async fn apply_ops(
-    conn: &mut SqliteConnection,
-    ops: &[Op],
-) -> Result<Vec<OpOutcome>, StorageError> {
+async fn apply_ops(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<OpOutcome>, StorageError> {
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
         out.push(match op {
@@ -231,11 +204,7 @@ async fn apply_ops(
                 tables::upsert_subscription(conn, s).await?;
                 OpOutcome::Done
             }
-            Op::DeleteSubscription {
-                direction,
-                peer,
-                subscription_id,
-            } => {
+            Op::DeleteSubscription { direction, peer, subscription_id } => {
                 tables::delete_subscription(conn, *direction, peer, subscription_id).await?;
                 OpOutcome::Done
             }
@@ -293,41 +262,23 @@ mod tests {
     #[tokio::test]
     async fn failing_submission_rolls_back_alone_within_a_batch() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = crate::sqlite::open_writer(&dir.path().join("db"))
-            .await
-            .unwrap();
-        let (s1, a1) = submission(vec![
-            Op::InsertEvent(event(1)),
-            credit("alice", "USD", "r1"),
-        ]);
-        let (s2, a2) = submission(vec![
-            Op::InsertEvent(event(2)),
-            credit("bob", "USD", "r2"),
-            credit("alice", "EUR", "r3"),
-        ]);
-        let (s3, a3) = submission(vec![
-            Op::InsertEvent(event(3)),
-            credit("alice", "USD", "r4"),
-        ]);
+        let mut conn = crate::sqlite::open_writer(&dir.path().join("db")).await.unwrap();
+        let (s1, a1) = submission(vec![Op::InsertEvent(event(1)), credit("alice", "USD", "r1")]);
+        let (s2, a2) =
+            submission(vec![Op::InsertEvent(event(2)), credit("bob", "USD", "r2"), credit("alice", "EUR", "r3")]);
+        let (s3, a3) = submission(vec![Op::InsertEvent(event(3)), credit("alice", "USD", "r4")]);
         run_batch(&mut conn, vec![s1, s2, s3]).await;
 
         assert!(a1.await.unwrap().is_ok());
         let err = a2.await.unwrap().unwrap_err();
         assert!(matches!(err, StorageError::AssetMismatch { .. }), "{err}");
-        assert_eq!(
-            a3.await.unwrap().unwrap()[1],
-            OpOutcome::Ledger(crate::LedgerOutcome::Applied { balance: 14 })
-        );
+        assert_eq!(a3.await.unwrap().unwrap()[1], OpOutcome::Ledger(crate::LedgerOutcome::Applied { balance: 14 }));
 
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM events ORDER BY id")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM events ORDER BY id").fetch_all(&mut conn).await.unwrap();
         assert_eq!(ids, vec![event(1).id, event(3).id]);
-        let accounts: Vec<String> = sqlx::query_scalar("SELECT id FROM accounts ORDER BY id")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
+        let accounts: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM accounts ORDER BY id").fetch_all(&mut conn).await.unwrap();
         assert_eq!(accounts, vec!["alice".to_string()]);
     }
 
@@ -335,9 +286,7 @@ mod tests {
     #[tokio::test]
     async fn batch_failure_reaches_every_submitter() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = crate::sqlite::open_writer(&dir.path().join("db"))
-            .await
-            .unwrap();
+        let mut conn = crate::sqlite::open_writer(&dir.path().join("db")).await.unwrap();
         // An open transaction makes BEGIN fail.
         sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
         let (s1, a1) = submission(vec![Op::InsertEvent(event(1))]);

@@ -7,8 +7,7 @@ use common::*;
 use protocol::nostr::Filter;
 use serde_json::json;
 use storage::{
-    Direction, LedgerEntry, LedgerOutcome, Op, OpOutcome, PeerRecord, Storage, StorageError,
-    SubscriptionRecord,
+    Direction, LedgerEntry, LedgerOutcome, Op, OpOutcome, PeerRecord, Storage, StorageError, SubscriptionRecord,
 };
 
 fn entry(account: &str, delta: i64, reference: &str, at: u64) -> LedgerEntry {
@@ -34,34 +33,16 @@ async fn ledger(s: &Storage, e: LedgerEntry) -> Result<LedgerOutcome, StorageErr
 async fn ledger_is_idempotent_and_durable() {
     let (_d, path, s) = open().await;
     assert!(s.account("peer1").await.unwrap().is_none());
-    assert_eq!(
-        ledger(&s, entry("peer1", 100, "a", 10)).await.unwrap(),
-        LedgerOutcome::Applied { balance: 100 }
-    );
-    assert_eq!(
-        ledger(&s, entry("peer1", 100, "a", 11)).await.unwrap(),
-        LedgerOutcome::Duplicate { balance: 100 }
-    );
-    assert_eq!(
-        ledger(&s, entry("peer1", -30, "b", 12)).await.unwrap(),
-        LedgerOutcome::Applied { balance: 70 }
-    );
-    assert_eq!(
-        ledger(&s, entry("peer1", -100, "c", 11)).await.unwrap(),
-        LedgerOutcome::Applied { balance: -30 }
-    );
+    assert_eq!(ledger(&s, entry("peer1", 100, "a", 10)).await.unwrap(), LedgerOutcome::Applied { balance: 100 });
+    assert_eq!(ledger(&s, entry("peer1", 100, "a", 11)).await.unwrap(), LedgerOutcome::Duplicate { balance: 100 });
+    assert_eq!(ledger(&s, entry("peer1", -30, "b", 12)).await.unwrap(), LedgerOutcome::Applied { balance: 70 });
+    assert_eq!(ledger(&s, entry("peer1", -100, "c", 11)).await.unwrap(), LedgerOutcome::Applied { balance: -30 });
     // The same reference on another account is another entry.
-    assert_eq!(
-        ledger(&s, entry("peer2", 5, "a", 1)).await.unwrap(),
-        LedgerOutcome::Applied { balance: 5 }
-    );
+    assert_eq!(ledger(&s, entry("peer2", 5, "a", 1)).await.unwrap(), LedgerOutcome::Applied { balance: 5 });
     // Both in one submission: the second is a duplicate of the first.
     let out = s
         .writer()
-        .submit(vec![
-            Op::Ledger(entry("peer2", 1, "z", 2)),
-            Op::Ledger(entry("peer2", 1, "z", 2)),
-        ])
+        .submit(vec![Op::Ledger(entry("peer2", 1, "z", 2)), Op::Ledger(entry("peer2", 1, "z", 2))])
         .await
         .unwrap();
     assert_eq!(
@@ -77,35 +58,17 @@ async fn ledger_is_idempotent_and_durable() {
     let a = s.account("peer1").await.unwrap().unwrap();
     assert_eq!(
         a,
-        storage::Account {
-            id: "peer1".into(),
-            asset_code: "USD".into(),
-            asset_scale: 6,
-            balance: -30,
-            updated_at: 12
-        }
+        storage::Account { id: "peer1".into(), asset_code: "USD".into(), asset_scale: 6, balance: -30, updated_at: 12 }
     );
-    assert_eq!(
-        ledger(&s, entry("peer1", 100, "a", 20)).await.unwrap(),
-        LedgerOutcome::Duplicate { balance: -30 }
-    );
+    assert_eq!(ledger(&s, entry("peer1", 100, "a", 20)).await.unwrap(), LedgerOutcome::Duplicate { balance: -30 });
     let accounts = s.accounts().await.unwrap();
     assert_eq!(
-        accounts
-            .iter()
-            .map(|a| (a.id.as_str(), a.balance))
-            .collect::<Vec<_>>(),
+        accounts.iter().map(|a| (a.id.as_str(), a.balance)).collect::<Vec<_>>(),
         vec![("peer1", -30), ("peer2", 6)]
     );
 
     let entries = s.ledger_entries("peer1", 10).await.unwrap();
-    assert_eq!(
-        entries
-            .iter()
-            .map(|e| e.reference.as_str())
-            .collect::<Vec<_>>(),
-        vec!["c", "b", "a"]
-    );
+    assert_eq!(entries.iter().map(|e| e.reference.as_str()).collect::<Vec<_>>(), vec!["c", "b", "a"]);
     assert_eq!(entries[2], entry("peer1", 100, "a", 10));
     assert_eq!(s.ledger_entries("peer1", 1).await.unwrap().len(), 1);
     assert!(s.ledger_entries("nobody", 10).await.unwrap().is_empty());
@@ -141,13 +104,7 @@ fn sub(direction: Direction, peer: &str, id: &str) -> SubscriptionRecord {
         direction,
         peer: peer.into(),
         subscription_id: id.into(),
-        filters: vec![
-            f,
-            Filter {
-                ids: Some(vec![]),
-                ..Filter::default()
-            },
-        ],
+        filters: vec![f, Filter { ids: Some(vec![]), ..Filter::default() }],
         stream_id: 3,
         amount_paid: 1_000,
         events_delivered: 7,
@@ -166,19 +123,10 @@ async fn subscriptions_round_trip() {
     let a = sub(Direction::Outbound, "p1", "s1");
     let b = sub(Direction::Inbound, "p1", "s1");
     let c = sub(Direction::Inbound, "p0", "s9");
-    let ops = vec![
-        Op::UpsertSubscription(a.clone()),
-        Op::UpsertSubscription(b.clone()),
-        Op::UpsertSubscription(c.clone()),
-    ];
-    assert_eq!(
-        s.writer().submit(ops).await.unwrap(),
-        vec![OpOutcome::Done; 3]
-    );
-    assert_eq!(
-        s.subscriptions().await.unwrap(),
-        vec![c.clone(), b.clone(), a.clone()]
-    );
+    let ops =
+        vec![Op::UpsertSubscription(a.clone()), Op::UpsertSubscription(b.clone()), Op::UpsertSubscription(c.clone())];
+    assert_eq!(s.writer().submit(ops).await.unwrap(), vec![OpOutcome::Done; 3]);
+    assert_eq!(s.subscriptions().await.unwrap(), vec![c.clone(), b.clone(), a.clone()]);
 
     // An upsert with a revision not above the stored one changes nothing.
     let mut stale = b.clone();
@@ -194,40 +142,18 @@ async fn subscriptions_round_trip() {
     b2.events_delivered = 8;
     b2.status = "closed".into();
     b2.filters = vec![Filter::default()];
-    s.writer()
-        .submit(vec![Op::UpsertSubscription(b2.clone())])
-        .await
-        .unwrap();
-    let del = Op::DeleteSubscription {
-        direction: Direction::Outbound,
-        peer: "p1".into(),
-        subscription_id: "s1".into(),
-    };
+    s.writer().submit(vec![Op::UpsertSubscription(b2.clone())]).await.unwrap();
+    let del =
+        Op::DeleteSubscription { direction: Direction::Outbound, peer: "p1".into(), subscription_id: "s1".into() };
     s.writer().submit(vec![del.clone()]).await.unwrap();
     s.writer().submit(vec![del]).await.unwrap(); // deleting twice is fine
 
     drop(s);
     let s = Storage::open_sqlite(&path).await.unwrap();
     assert_eq!(s.subscriptions().await.unwrap(), vec![c, b2]);
-    let big = SubscriptionRecord {
-        amount_paid: u64::MAX,
-        ..a
-    };
-    let err = s
-        .writer()
-        .submit(vec![Op::UpsertSubscription(big)])
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StorageError::OutOfRange {
-                field: "amount_paid",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    let big = SubscriptionRecord { amount_paid: u64::MAX, ..a };
+    let err = s.writer().submit(vec![Op::UpsertSubscription(big)]).await.unwrap_err();
+    assert!(matches!(err, StorageError::OutOfRange { field: "amount_paid", .. }), "{err}");
 }
 
 #[tokio::test]
@@ -243,27 +169,11 @@ async fn peers_round_trip() {
         prices: json!({"subscription": 1000, "event": 10}),
         last_seen: 42,
     };
-    let p0 = PeerRecord {
-        account_id: "p0".into(),
-        url: None,
-        prices: json!(null),
-        ..p1.clone()
-    };
-    s.writer()
-        .submit(vec![Op::UpsertPeer(p1.clone()), Op::UpsertPeer(p0.clone())])
-        .await
-        .unwrap();
+    let p0 = PeerRecord { account_id: "p0".into(), url: None, prices: json!(null), ..p1.clone() };
+    s.writer().submit(vec![Op::UpsertPeer(p1.clone()), Op::UpsertPeer(p0.clone())]).await.unwrap();
     assert_eq!(s.peers().await.unwrap(), vec![p0.clone(), p1.clone()]);
-    let p1b = PeerRecord {
-        url: None,
-        last_seen: 43,
-        prices: json!({"event": 11}),
-        ..p1
-    };
-    s.writer()
-        .submit(vec![Op::UpsertPeer(p1b.clone())])
-        .await
-        .unwrap();
+    let p1b = PeerRecord { url: None, last_seen: 43, prices: json!({"event": 11}), ..p1 };
+    s.writer().submit(vec![Op::UpsertPeer(p1b.clone())]).await.unwrap();
     assert_eq!(s.peers().await.unwrap(), vec![p0, p1b]);
 }
 
@@ -271,20 +181,8 @@ async fn peers_round_trip() {
 async fn meta_set_and_overwrite() {
     let (_d, _, s) = open().await;
     assert_eq!(s.meta("k").await.unwrap(), None);
-    s.writer()
-        .submit(vec![Op::SetMeta {
-            key: "k".into(),
-            value: "1".into(),
-        }])
-        .await
-        .unwrap();
-    s.writer()
-        .submit(vec![Op::SetMeta {
-            key: "k".into(),
-            value: "2".into(),
-        }])
-        .await
-        .unwrap();
+    s.writer().submit(vec![Op::SetMeta { key: "k".into(), value: "1".into() }]).await.unwrap();
+    s.writer().submit(vec![Op::SetMeta { key: "k".into(), value: "2".into() }]).await.unwrap();
     assert_eq!(s.meta("k").await.unwrap().as_deref(), Some("2"));
 }
 

@@ -12,10 +12,7 @@ async fn two_hundred_concurrent_inserts_group_commit_and_survive_reopen() {
     let mut tasks = JoinSet::new();
     for i in 0..200u64 {
         let w = s.writer().clone();
-        tasks.spawn(async move {
-            w.insert_event(ev(i, &pk('a'), 1000 + i, 1, &[&["t", "load"]]))
-                .await
-        });
+        tasks.spawn(async move { w.insert_event(ev(i, &pk('a'), 1000 + i, 1, &[&["t", "load"]])).await });
     }
     let mut stored = 0;
     while let Some(joined) = tasks.join_next().await {
@@ -26,10 +23,7 @@ async fn two_hundred_concurrent_inserts_group_commit_and_survive_reopen() {
     let stats = s.writer().stats();
     println!("200 concurrent insert_event calls: {stats:?}");
     assert_eq!(stats.submissions, 200);
-    assert!(
-        stats.batches < stats.submissions,
-        "no group commit: {stats:?}"
-    );
+    assert!(stats.batches < stats.submissions, "no group commit: {stats:?}");
 
     drop(s);
     let s = Storage::open_sqlite(&path).await.unwrap();
@@ -46,10 +40,7 @@ async fn submit_returns_one_outcome_per_op_in_order() {
         .writer()
         .submit(vec![
             Op::InsertEvent(ev(1, &pk('a'), 1, 1, &[])),
-            Op::SetMeta {
-                key: "k".into(),
-                value: "v".into(),
-            },
+            Op::SetMeta { key: "k".into(), value: "v".into() },
             Op::InsertEvent(ev(1, &pk('a'), 1, 1, &[])),
             Op::InsertEvent(ev(2, &pk('a'), 1, 20001, &[])),
         ])
@@ -58,12 +49,7 @@ async fn submit_returns_one_outcome_per_op_in_order() {
     use storage::OpOutcome::*;
     assert_eq!(
         out,
-        vec![
-            Event(InsertOutcome::Stored),
-            Done,
-            Event(InsertOutcome::Duplicate),
-            Event(InsertOutcome::Ephemeral)
-        ]
+        vec![Event(InsertOutcome::Stored), Done, Event(InsertOutcome::Duplicate), Event(InsertOutcome::Ephemeral)]
     );
     assert!(s.writer().submit(vec![]).await.unwrap().is_empty());
 }
@@ -81,19 +67,12 @@ async fn failing_submission_is_atomic_and_others_commit() {
         memo: String::new(),
         created_at: 1,
     };
-    w.submit(vec![Op::Ledger(entry("alice", "USD", "r0"))])
-        .await
-        .unwrap();
+    w.submit(vec![Op::Ledger(entry("alice", "USD", "r0"))]).await.unwrap();
     // Event + new account, then a mismatching entry: the whole submission is undone.
     let mut set = JoinSet::new();
     for i in 0..20u64 {
         let w = w.clone();
-        set.spawn(async move {
-            (
-                i,
-                w.insert_event(ev(i, &pk('a'), i, 1, &[])).await.map(|_| ()),
-            )
-        });
+        set.spawn(async move { (i, w.insert_event(ev(i, &pk('a'), i, 1, &[])).await.map(|_| ())) });
     }
     let bad = {
         let w = w.clone();
@@ -113,10 +92,7 @@ async fn failing_submission_is_atomic_and_others_commit() {
     assert_eq!(s.event_count().await.unwrap(), 20);
     assert!(s.account("bob").await.unwrap().is_none());
     assert_eq!(s.account("alice").await.unwrap().unwrap().balance, 5);
-    let f = Filter {
-        authors: Some(vec![pk('b')]),
-        ..Filter::default()
-    };
+    let f = Filter { authors: Some(vec![pk('b')]), ..Filter::default() };
     assert!(s.query_events(&[f]).await.unwrap().is_empty());
 }
 
@@ -132,10 +108,7 @@ async fn close_finishes_queued_writes_then_refuses() {
     s.close().await;
     // Either it was queued before close (then committed) or after (then refused).
     let committed = matches!(pending.await.unwrap(), Ok(InsertOutcome::Stored));
-    let err = w
-        .insert_event(ev(2, &pk('a'), 1, 1, &[]))
-        .await
-        .unwrap_err();
+    let err = w.insert_event(ev(2, &pk('a'), 1, 1, &[])).await.unwrap_err();
     assert!(matches!(err, StorageError::WriterGone), "{err}");
     let s = Storage::open_sqlite(&path).await.unwrap();
     assert_eq!(s.event_count().await.unwrap(), u64::from(committed));

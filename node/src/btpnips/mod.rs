@@ -108,7 +108,11 @@ pub(crate) enum After {
 ///
 /// Money on a stream pays for the REQ on that stream if there is one; money alone is a
 /// payment for delivered events.
-pub async fn on_stream_packet(node: &Arc<Node>, ctx: PacketContext, deliveries: Vec<StreamDelivery>) -> Result<(), Refusal> {
+pub async fn on_stream_packet(
+    node: &Arc<Node>,
+    ctx: PacketContext,
+    deliveries: Vec<StreamDelivery>,
+) -> Result<(), Refusal> {
     let mut ops = Vec::new();
     let mut after = Vec::new();
     for d in &deliveries {
@@ -116,7 +120,8 @@ pub async fn on_stream_packet(node: &Arc<Node>, ctx: PacketContext, deliveries: 
         for text in &d.messages {
             match parse(text).map_err(|e| (ErrorCode::F99_APPLICATION_ERROR, e))? {
                 Incoming::Client(m) => {
-                    let money = if matches!(m, ClientMessage::Req { .. }) { std::mem::take(&mut money_left) } else { 0 };
+                    let money =
+                        if matches!(m, ClientMessage::Req { .. }) { std::mem::take(&mut money_left) } else { 0 };
                     publisher::on_client_message(node, &ctx, d.stream_id, money, m, &mut ops, &mut after)?
                 }
                 Incoming::Relay(m) => subscriber::on_relay_message(node, &ctx, m, &mut ops, &mut after)?,
@@ -133,7 +138,13 @@ pub async fn on_stream_packet(node: &Arc<Node>, ctx: PacketContext, deliveries: 
         let Source::Peer(account) = &ctx.from else {
             return Err((ErrorCode::F99_APPLICATION_ERROR, "invalid: local money to self".into()));
         };
-        let entry = crate::connector::ledger_entry(node, account, ctx.amount as i64, format!("in:{}", ctx.condition), "fulfilled incoming Prepare");
+        let entry = crate::connector::ledger_entry(
+            node,
+            account,
+            ctx.amount as i64,
+            format!("in:{}", ctx.condition),
+            "fulfilled incoming Prepare",
+        );
         ops.push(Op::Ledger(entry));
     }
     let outcomes = if ops.is_empty() {

@@ -45,7 +45,10 @@ pub(super) fn restore(node: &Arc<Node>, record: SubscriptionRecord) {
     if record.status == "active" {
         record.status = "waiting-for-resume".into();
     }
-    node.subs.inbound.lock().expect("poisoned").insert(key, Inbound { record, out: None, replaying: false, backlog: vec![], queue: VecDeque::new(), pumping: false });
+    node.subs.inbound.lock().expect("poisoned").insert(
+        key,
+        Inbound { record, out: None, replaying: false, backlog: vec![], queue: VecDeque::new(), pumping: false },
+    );
 }
 
 pub(super) fn on_link_up(node: &Arc<Node>, peer: &str) {
@@ -56,10 +59,18 @@ pub(super) fn on_link_up(node: &Arc<Node>, peer: &str) {
 
 /// A REQ, CLOSE or EVENT from a peer acting as a client of ours.
 pub(super) fn on_client_message(
-    node: &Arc<Node>, ctx: &PacketContext, stream_id: u64, money: u64, msg: ClientMessage, ops: &mut Vec<Op>, after: &mut Vec<Any>,
+    node: &Arc<Node>,
+    ctx: &PacketContext,
+    stream_id: u64,
+    money: u64,
+    msg: ClientMessage,
+    ops: &mut Vec<Op>,
+    after: &mut Vec<Any>,
 ) -> Result<(), Refusal> {
     match msg {
-        ClientMessage::Req { subscription_id, filters } => on_req(node, ctx, stream_id, money, subscription_id, filters, ops, after),
+        ClientMessage::Req { subscription_id, filters } => {
+            on_req(node, ctx, stream_id, money, subscription_id, filters, ops, after)
+        }
         ClientMessage::Close { subscription_id } => {
             let mut map = node.subs.inbound.lock().expect("poisoned");
             if let Some(s) = map.get_mut(&(ctx.peer.clone(), subscription_id.clone())) {
@@ -78,7 +89,14 @@ pub(super) fn on_client_message(
 
 #[allow(clippy::too_many_arguments)]
 fn on_req(
-    node: &Arc<Node>, ctx: &PacketContext, stream_id: u64, money: u64, sub_id: String, filters: Vec<Filter>, ops: &mut Vec<Op>, after: &mut Vec<Any>,
+    node: &Arc<Node>,
+    ctx: &PacketContext,
+    stream_id: u64,
+    money: u64,
+    sub_id: String,
+    filters: Vec<Filter>,
+    ops: &mut Vec<Op>,
+    after: &mut Vec<Any>,
 ) -> Result<(), Refusal> {
     if filters.len() > MAX_FILTERS {
         return Err((ErrorCode::F99_APPLICATION_ERROR, format!("invalid: at most {MAX_FILTERS} filters per REQ")));
@@ -93,7 +111,11 @@ fn on_req(
             ErrorCode::F04_INSUFFICIENT_DESTINATION_AMOUNT,
             format!(
                 "payment-required: a subscription costs {} {} (asset scale {}) per {} s; this REQ carried {}",
-                prices.subscription, node.config.asset_code, node.config.asset_scale, prices.subscription_period_secs, money
+                prices.subscription,
+                node.config.asset_code,
+                node.config.asset_scale,
+                prices.subscription_period_secs,
+                money
             ),
         ));
     }
@@ -140,7 +162,14 @@ fn on_req(
 }
 
 /// Money alone on a subscriber's REQ stream: payment for delivered events.
-pub(super) fn on_payment(node: &Arc<Node>, ctx: &PacketContext, stream_id: u64, money: u64, ops: &mut Vec<Op>, _after: &mut Vec<Any>) {
+pub(super) fn on_payment(
+    node: &Arc<Node>,
+    ctx: &PacketContext,
+    stream_id: u64,
+    money: u64,
+    ops: &mut Vec<Op>,
+    _after: &mut Vec<Any>,
+) {
     let mut map = node.subs.inbound.lock().expect("poisoned");
     let sub = map.iter_mut().find(|((p, _), s)| *p == ctx.peer && s.record.stream_id == stream_id);
     match sub {
@@ -149,12 +178,20 @@ pub(super) fn on_payment(node: &Arc<Node>, ctx: &PacketContext, stream_id: u64, 
             bump(&mut s.record);
             ops.push(Op::UpsertSubscription(s.record.clone()));
         }
-        None => tracing::info!(peer = %ctx.peer, stream_id, money, "payment on a stream with no subscription; credited to the account"),
+        None => {
+            tracing::info!(peer = %ctx.peer, stream_id, money, "payment on a stream with no subscription; credited to the account")
+        }
     }
 }
 
 /// The subscriber closed its REQ stream: same as CLOSE.
-pub(super) fn on_stream_closed(node: &Arc<Node>, ctx: &PacketContext, stream_id: u64, ops: &mut Vec<Op>, _after: &mut Vec<Any>) {
+pub(super) fn on_stream_closed(
+    node: &Arc<Node>,
+    ctx: &PacketContext,
+    stream_id: u64,
+    ops: &mut Vec<Op>,
+    _after: &mut Vec<Any>,
+) {
     let mut map = node.subs.inbound.lock().expect("poisoned");
     for ((p, _), s) in map.iter_mut() {
         if *p == ctx.peer && s.record.stream_id == stream_id && s.record.status == "active" {
@@ -263,7 +300,8 @@ async fn pump(node: &Arc<Node>, key: &Key) {
                 None => Step::Stop,
                 Some(Item::Eose) => Step::Send(RelayMessage::Eose { subscription_id: key.1.clone() }),
                 Some(Item::Event(event)) => {
-                    let due = s.record.periods_paid * prices.subscription + s.record.events_delivered * prices.event_delivered;
+                    let due = s.record.periods_paid * prices.subscription
+                        + s.record.events_delivered * prices.event_delivered;
                     if due.saturating_sub(s.record.amount_paid) > prices.delivery_credit {
                         s.record.status = "closed: unpaid delivery over credit".into();
                         bump(&mut s.record);
@@ -280,7 +318,8 @@ async fn pump(node: &Arc<Node>, key: &Key) {
                 (m, is_event)
             }
             Step::Close(record) => {
-                let message = format!("payment-required: unpaid delivery passed the credit of {} units", prices.delivery_credit);
+                let message =
+                    format!("payment-required: unpaid delivery passed the credit of {} units", prices.delivery_credit);
                 send(node, key, RelayMessage::Closed { subscription_id: key.1.clone(), message });
                 persist(node, record);
                 return stop(node, key);
@@ -318,7 +357,11 @@ fn stop(node: &Arc<Node>, key: &Key) {
 
 /// Queue a message on the subscription's stream (opening one on our current outgoing
 /// connection if needed). Returns the outcome receiver, or `None` if it could not be queued.
-fn send(node: &Arc<Node>, key: &Key, msg: RelayMessage) -> Option<tokio::sync::oneshot::Receiver<Result<(), crate::stream::SendError>>> {
+fn send(
+    node: &Arc<Node>,
+    key: &Key,
+    msg: RelayMessage,
+) -> Option<tokio::sync::oneshot::Receiver<Result<(), crate::stream::SendError>>> {
     let peer = protocol::btpnips::secret::parse_hex32(&key.0).ok()?;
     let conn = node.stream.outgoing(node, peer).ok()?;
     let stream_id = {

@@ -115,7 +115,11 @@ async fn open(node: &Arc<Node>, peer: &str) {
         finish(node, peer, |r| r.status = why.clone());
         return;
     }
-    let since = match node.storage.query_events(&[Filter { authors: Some(vec![peer.to_owned()]), limit: Some(1), ..Default::default() }]).await {
+    let since = match node
+        .storage
+        .query_events(&[Filter { authors: Some(vec![peer.to_owned()]), limit: Some(1), ..Default::default() }])
+        .await
+    {
         Ok(v) => v.first().map(|e| e.created_at + 1),
         Err(_) => None,
     };
@@ -182,7 +186,11 @@ fn finish(node: &Arc<Node>, peer: &str, f: impl FnOnce(&mut SubscriptionRecord))
 
 /// An EVENT, EOSE, CLOSED, NOTICE or OK from a peer we subscribed to.
 pub(super) fn on_relay_message(
-    node: &Arc<Node>, ctx: &PacketContext, msg: RelayMessage, ops: &mut Vec<Op>, after: &mut Vec<Any>,
+    node: &Arc<Node>,
+    ctx: &PacketContext,
+    msg: RelayMessage,
+    ops: &mut Vec<Op>,
+    after: &mut Vec<Any>,
 ) -> Result<(), Refusal> {
     let refuse = |m: String| (ErrorCode::F99_APPLICATION_ERROR, m);
     match msg {
@@ -198,13 +206,18 @@ pub(super) fn on_relay_message(
             }
             s.record.events_delivered += 1;
             bump(&mut s.record);
-            let price = node.peers.lock().expect("poisoned").get(&ctx.peer).map(|i| i.prices.event_delivered).unwrap_or(0);
+            let price =
+                node.peers.lock().expect("poisoned").get(&ctx.peer).map(|i| i.prices.event_delivered).unwrap_or(0);
             let event = Arc::new(event);
             ops.push(Op::InsertEvent((*event).clone()));
             after.push(Any::Broadcast(event, ops.len() - 1));
             ops.push(Op::UpsertSubscription(s.record.clone()));
             if price > 0 {
-                after.push(Any::Subscriber(After::Pay { peer: ctx.peer.clone(), stream_id: s.record.stream_id, amount: price }));
+                after.push(Any::Subscriber(After::Pay {
+                    peer: ctx.peer.clone(),
+                    stream_id: s.record.stream_id,
+                    amount: price,
+                }));
             }
             Ok(())
         }

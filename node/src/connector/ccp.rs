@@ -45,12 +45,19 @@ pub fn speaks_ccp(node: &Node, account: &str) -> bool {
 pub fn on_link_up(link: &LinkHandle) {
     let link = link.clone();
     let expires = crate::clock::now() + chrono::Duration::seconds(60);
-    let req = RouteControlRequest { mode: Mode::Sync, last_known_routing_table_id: [0; 16], last_known_epoch: 0, features: vec![] };
+    let req = RouteControlRequest {
+        mode: Mode::Sync,
+        last_known_routing_table_id: [0; 16],
+        last_known_epoch: 0,
+        features: vec![],
+    };
     let prepare = ccp::control_prepare(&req, expires);
     tokio::spawn(async move {
         match link.send_prepare(prepare, Duration::from_secs(60)).await {
             Ok(Ok(_)) => tracing::info!(peer = %link.account, "CCP: asked peer for its routes"),
-            Ok(Err(r)) => tracing::warn!(peer = %link.account, code = %r.code, message = %r.message, "CCP route control refused"),
+            Ok(Err(r)) => {
+                tracing::warn!(peer = %link.account, code = %r.code, message = %r.message, "CCP route control refused")
+            }
             Err(e) => tracing::warn!(peer = %link.account, error = %e, "CCP route control failed"),
         }
     });
@@ -59,20 +66,29 @@ pub fn on_link_up(link: &LinkHandle) {
 /// Handle `peer.route.control` / `peer.route.update` from `account`.
 pub fn handle(node: &Arc<Node>, account: &str, prepare: &Prepare) -> Result<Fulfill, Reject> {
     if !speaks_ccp(node, account) {
-        return Err(reject(node, ErrorCode::F00_BAD_REQUEST, "routes are exchanged with peer and parent accounts only"));
+        return Err(reject(
+            node,
+            ErrorCode::F00_BAD_REQUEST,
+            "routes are exchanged with peer and parent accounts only",
+        ));
     }
     if ccp::is_control(prepare) {
-        let req = RouteControlRequest::decode(&prepare.data).map_err(|e| reject(node, e.reject_code(), &format!("route control: {e}")))?;
+        let req = RouteControlRequest::decode(&prepare.data)
+            .map_err(|e| reject(node, e.reject_code(), &format!("route control: {e}")))?;
         if req.mode == Mode::Sync {
             start_broadcast(node, account);
         }
         return Ok(ccp::ccp_fulfill());
     }
-    let update = RouteUpdateRequest::decode(&prepare.data).map_err(|e| reject(node, e.reject_code(), &format!("route update: {e}")))?;
+    let update = RouteUpdateRequest::decode(&prepare.data)
+        .map_err(|e| reject(node, e.reject_code(), &format!("route update: {e}")))?;
     let own = node.address.as_str();
     let mut installed = 0;
     for route in &update.new_routes {
-        if route.path.iter().any(|hop| hop == own) || route.prefix == own || node.address.has_prefix(&route.prefix) && route.prefix.len() >= own.len() {
+        if route.path.iter().any(|hop| hop == own)
+            || route.prefix == own
+            || node.address.has_prefix(&route.prefix) && route.prefix.len() >= own.len()
+        {
             continue; // a loop, or a route to ourselves
         }
         if protocol::ilp::Address::new(&route.prefix).is_err() {
@@ -100,7 +116,12 @@ fn our_routes(node: &Node) -> Vec<Route> {
     let key = crate::spsp::hmac(&node.key.secret, b"btpnips ccp route auth");
     prefixes
         .into_iter()
-        .map(|prefix| Route { auth: crate::spsp::hmac(&key, prefix.as_bytes()), path: vec![own.clone()], prefix, props: vec![] })
+        .map(|prefix| Route {
+            auth: crate::spsp::hmac(&key, prefix.as_bytes()),
+            path: vec![own.clone()],
+            prefix,
+            props: vec![],
+        })
         .collect()
 }
 
@@ -128,7 +149,9 @@ fn start_broadcast(node: &Arc<Node>, account: &str) {
             let prepare = ccp::update_prepare(&update, crate::clock::now() + chrono::Duration::seconds(60));
             match link.send_prepare(prepare, Duration::from_secs(60)).await {
                 Ok(Ok(_)) => tracing::debug!(peer = %link.account, "CCP: sent our routes"),
-                Ok(Err(r)) => tracing::warn!(peer = %link.account, code = %r.code, message = %r.message, "CCP route update refused"),
+                Ok(Err(r)) => {
+                    tracing::warn!(peer = %link.account, code = %r.code, message = %r.message, "CCP route update refused")
+                }
                 Err(e) => {
                     tracing::info!(peer = %link.account, error = %e, "CCP route update failed");
                     break;

@@ -55,7 +55,11 @@ pub async fn handle_prepare(node: &Arc<Node>, from: Source, prepare: Prepare) ->
     if let Source::Peer(account) = &from {
         if let Some(max) = node.config.account(account).and_then(|a| a.max_packet_amount) {
             if prepare.amount > max {
-                let mut r = reject(node, ErrorCode::F08_AMOUNT_TOO_LARGE, &format!("packet amount {} exceeds the maximum {max}", prepare.amount));
+                let mut r = reject(
+                    node,
+                    ErrorCode::F08_AMOUNT_TOO_LARGE,
+                    &format!("packet amount {} exceeds the maximum {max}", prepare.amount),
+                );
                 r.data = AmountTooLargeData { received_amount: prepare.amount, maximum_amount: max }.encode();
                 return Err(r);
             }
@@ -93,10 +97,9 @@ fn peer_protocol(node: &Arc<Node>, account: &str, prepare: &Prepare) -> Result<F
         let Some(child) = child else {
             return Err(reject(node, ErrorCode::F00_BAD_REQUEST, "IL-DCP is only served to child accounts"));
         };
-        let client_address = node
-            .address
-            .with_suffix(&child.id)
-            .map_err(|e| reject(node, ErrorCode::F00_BAD_REQUEST, &format!("account id is not an address segment: {e}")))?;
+        let client_address = node.address.with_suffix(&child.id).map_err(|e| {
+            reject(node, ErrorCode::F00_BAD_REQUEST, &format!("account id is not an address segment: {e}"))
+        })?;
         let response = ildcp::IldcpResponse {
             client_address,
             asset_scale: node.config.asset_scale,
@@ -135,7 +138,11 @@ async fn forward(node: &Arc<Node>, from: Source, account: &str, mut prepare: Pre
     if from != Source::Local {
         let fee = fee(&node.config.fee, incoming_amount);
         if fee > 0 && fee >= incoming_amount {
-            return Err(reject(node, ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT, &format!("amount {incoming_amount} does not cover the fee {fee}")));
+            return Err(reject(
+                node,
+                ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT,
+                &format!("amount {incoming_amount} does not cover the fee {fee}"),
+            ));
         }
         prepare.amount = incoming_amount - fee;
     }
@@ -160,14 +167,27 @@ async fn forward(node: &Arc<Node>, from: Source, account: &str, mut prepare: Pre
         let cond = hex::encode(condition);
         let mut ops = Vec::new();
         if amount > 0 {
-            ops.push(Op::Ledger(ledger_entry(node, &link.account, -(amount as i64), format!("out:{cond}"), "fulfilled outgoing Prepare")));
+            ops.push(Op::Ledger(ledger_entry(
+                node,
+                &link.account,
+                -(amount as i64),
+                format!("out:{cond}"),
+                "fulfilled outgoing Prepare",
+            )));
         }
         if let Source::Peer(src) = &from {
-            ops.push(Op::Ledger(ledger_entry(node, src, incoming_amount as i64, format!("in:{cond}"), "fulfilled forwarded Prepare")));
+            ops.push(Op::Ledger(ledger_entry(
+                node,
+                src,
+                incoming_amount as i64,
+                format!("in:{cond}"),
+                "fulfilled forwarded Prepare",
+            )));
         }
         match node.storage.writer().submit(ops).await {
             Ok(outcomes) => {
-                if let Some(storage::OpOutcome::Ledger(storage::LedgerOutcome::Applied { balance })) = outcomes.first() {
+                if let Some(storage::OpOutcome::Ledger(storage::LedgerOutcome::Applied { balance })) = outcomes.first()
+                {
                     tracing::info!(
                         peer = %link.account, amount, condition = %cond, fulfillment = %hex::encode(fulfill.fulfillment),
                         balance, "Prepare fulfilled (SHA-256(fulfillment) == condition); balance with peer debited"
@@ -257,7 +277,9 @@ fn request_address(node: &Arc<Node>, link: LinkHandle) {
                 }
                 Err(e) => tracing::warn!(parent = %link.account, error = %e, "IL-DCP answer malformed"),
             },
-            Ok(Err(r)) => tracing::warn!(parent = %link.account, code = %r.code, message = %r.message, "IL-DCP refused"),
+            Ok(Err(r)) => {
+                tracing::warn!(parent = %link.account, code = %r.code, message = %r.message, "IL-DCP refused")
+            }
             Err(e) => tracing::warn!(parent = %link.account, error = %e, "IL-DCP failed"),
         }
     });

@@ -186,14 +186,18 @@ async fn next_packet(ws: &mut Ws) -> anyhow::Result<BtpPacket> {
     }
 }
 
-type Pending = HashMap<u32, (tokio::time::Instant, oneshot::Sender<Result<Result<protocol::ilp::Fulfill, protocol::ilp::Reject>, LinkError>>)>;
+type Pending = HashMap<
+    u32,
+    (tokio::time::Instant, oneshot::Sender<Result<Result<protocol::ilp::Fulfill, protocol::ilp::Reject>, LinkError>>),
+>;
 
 /// Drive one authenticated link until it closes.
 async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
     let account = who.account.clone();
     let link_id = NEXT_LINK_ID.fetch_add(1, Ordering::Relaxed);
     let (tx, mut commands) = mpsc::channel::<SendPrepare>(1024);
-    let handle = LinkHandle { account: account.clone(), link_id, info: who.info, relation: who.relation, direction, tx };
+    let handle =
+        LinkHandle { account: account.clone(), link_id, info: who.info, relation: who.relation, direction, tx };
     let (mut sink, mut source) = ws.split();
     let (out_tx, mut out_rx) = mpsc::channel::<Message>(1024);
     let writer = tokio::spawn(async move {
@@ -251,11 +255,21 @@ async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
     tracing::info!(peer = %account, "peer link down");
 }
 
-fn handle_frame(node: &Arc<Node>, account: &str, packet: BtpPacket, pending: &mut Pending, out: &mpsc::Sender<Message>) {
+fn handle_frame(
+    node: &Arc<Node>,
+    account: &str,
+    packet: BtpPacket,
+    pending: &mut Pending,
+    out: &mpsc::Sender<Message>,
+) {
     match packet {
         BtpPacket::Message { request_id, protocol_data } => {
-            let Some(entry) = btp::find_entry(&protocol_data, "ilp").filter(|_| protocol_data[0].protocol_name == "ilp") else {
-                let _ = out.try_send(Message::binary(btp_error(request_id, "F01", "InvalidFieldsError", "primary protocol must be ilp").encode()));
+            let Some(entry) =
+                btp::find_entry(&protocol_data, "ilp").filter(|_| protocol_data[0].protocol_name == "ilp")
+            else {
+                let _ = out.try_send(Message::binary(
+                    btp_error(request_id, "F01", "InvalidFieldsError", "primary protocol must be ilp").encode(),
+                ));
                 return;
             };
             let prepare = match Prepare::decode(&entry.data) {
@@ -292,7 +306,15 @@ fn handle_frame(node: &Arc<Node>, account: &str, packet: BtpPacket, pending: &mu
             }
         }
         BtpPacket::Transfer { request_id, .. } => {
-            let _ = out.try_send(Message::binary(btp_error(request_id, "F00", "NotAcceptedError", "BTP Transfer is not supported; settlement uses payment-channel claims").encode()));
+            let _ = out.try_send(Message::binary(
+                btp_error(
+                    request_id,
+                    "F00",
+                    "NotAcceptedError",
+                    "BTP Transfer is not supported; settlement uses payment-channel claims",
+                )
+                .encode(),
+            ));
         }
     }
 }

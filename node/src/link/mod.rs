@@ -60,7 +60,11 @@ impl LinkHandle {
     /// Send a Prepare to the peer and wait for its Fulfill or Reject, at most `timeout`.
     ///
     /// Errors: [`LinkError`] when no ILP reply came back (closed link, timeout, BTP error).
-    pub async fn send_prepare(&self, prepare: Prepare, timeout: Duration) -> Result<Result<Fulfill, Reject>, LinkError> {
+    pub async fn send_prepare(
+        &self,
+        prepare: Prepare,
+        timeout: Duration,
+    ) -> Result<Result<Fulfill, Reject>, LinkError> {
         let (reply, rx) = oneshot::channel();
         self.tx.send(SendPrepare { prepare, reply }).await.map_err(|_| LinkError::Closed)?;
         match tokio::time::timeout(timeout, rx).await {

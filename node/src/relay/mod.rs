@@ -36,10 +36,9 @@ pub async fn serve(node: Arc<Node>) -> anyhow::Result<SocketAddr> {
         .route(protocol::spsp::WELL_KNOWN_PATH, get(spsp).options(spsp_options))
         .with_state(node);
     tokio::spawn(async move {
-        let server = axum::serve(nodelay(listener), app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.changed().await;
-            });
+        let server = axum::serve(nodelay(listener), app).with_graceful_shutdown(async move {
+            let _ = stop.changed().await;
+        });
         if let Err(e) = server.await {
             tracing::error!(error = %e, "relay endpoint stopped");
         }
@@ -63,23 +62,20 @@ async fn spsp(State(node): State<Arc<Node>>) -> Response {
 }
 
 async fn spsp_options() -> Response {
-    (
-        [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"), (header::ACCESS_CONTROL_ALLOW_HEADERS, "web-monetization-id")],
-        "",
-    )
+    ([(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"), (header::ACCESS_CONTROL_ALLOW_HEADERS, "web-monetization-id")], "")
         .into_response()
 }
 
-async fn root(State(node): State<Arc<Node>>, headers: HeaderMap, ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Response {
+async fn root(
+    State(node): State<Arc<Node>>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
     if let Ok(ws) = ws {
-        return ws
-            .max_message_size(session::MAX_MESSAGE_BYTES)
-            .on_upgrade(move |socket| session::run(node, socket));
+        return ws.max_message_size(session::MAX_MESSAGE_BYTES).on_upgrade(move |socket| session::run(node, socket));
     }
-    let wants_nip11 = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/nostr+json"));
+    let wants_nip11 =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/nostr+json"));
     if wants_nip11 {
         (
             [(header::CONTENT_TYPE, "application/nostr+json"), (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],

@@ -80,7 +80,11 @@ fn notice(text: &str) -> String {
 }
 
 async fn handle_text(
-    node: &Arc<Node>, text: &str, subs: &mut HashMap<String, Sub>, generation: &mut u64, ready: &mpsc::Sender<Ready>,
+    node: &Arc<Node>,
+    text: &str,
+    subs: &mut HashMap<String, Sub>,
+    generation: &mut u64,
+    ready: &mpsc::Sender<Ready>,
 ) -> Vec<String> {
     let msg = match ClientMessage::parse(text) {
         Ok(m) => m,
@@ -107,12 +111,18 @@ async fn handle_text(
                 return vec![RelayMessage::Closed { subscription_id, message }.to_json()];
             }
             if !subs.contains_key(&subscription_id) && subs.len() >= MAX_SUBSCRIPTIONS {
-                let message = machine_message(prefix::RATE_LIMITED, &format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection"));
+                let message = machine_message(
+                    prefix::RATE_LIMITED,
+                    &format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection"),
+                );
                 return vec![RelayMessage::Closed { subscription_id, message }.to_json()];
             }
             *generation += 1;
             let gen = *generation;
-            subs.insert(subscription_id.clone(), Sub { filters: filters.clone(), pending: Some(Vec::new()), sent: HashSet::new(), generation: gen });
+            subs.insert(
+                subscription_id.clone(),
+                Sub { filters: filters.clone(), pending: Some(Vec::new()), sent: HashSet::new(), generation: gen },
+            );
             let (node, ready) = (node.clone(), ready.clone());
             tokio::spawn(async move {
                 let upstream = crate::btpnips::upstream_for(&node, &filters);

@@ -38,7 +38,6 @@ pub struct Endpoint {
     incoming: Mutex<HashMap<ConnectionKind, Incoming>>,
 }
 
-
 /// Our sending side towards one peer.
 pub struct Outgoing {
     /// The peer's pubkey.
@@ -66,7 +65,12 @@ impl Outgoing {
 
     /// Queue a send without waiting: jobs queued from one task go out in queue order. The
     /// receiver yields the job's outcome. Errors: the queue is full or the connection gone.
-    pub fn enqueue(&self, stream_id: u64, data: Vec<u8>, amount: u64) -> Result<oneshot::Receiver<Result<(), SendError>>, SendError> {
+    pub fn enqueue(
+        &self,
+        stream_id: u64,
+        data: Vec<u8>,
+        amount: u64,
+    ) -> Result<oneshot::Receiver<Result<(), SendError>>, SendError> {
         let (done, rx) = oneshot::channel();
         self.tx.try_send(sender::Job { stream_id, data, amount, done }).map_err(|_| SendError::ConnectionClosed)?;
         Ok(rx)
@@ -139,7 +143,12 @@ impl Endpoint {
 /// unusable; otherwise whatever the receiver decides.
 ///
 /// `local` is the node address the destination falls under.
-pub async fn receive(node: &Arc<Node>, from: Source, prepare: Prepare, local: &protocol::ilp::Address) -> Result<Fulfill, Reject> {
+pub async fn receive(
+    node: &Arc<Node>,
+    from: Source,
+    prepare: Prepare,
+    local: &protocol::ilp::Address,
+) -> Result<Fulfill, Reject> {
     let kind = if let Some((peer, tag)) = addressing::sender_of(local, &prepare.destination) {
         if peer == node.key.pubkey {
             return Err(reject(node, ErrorCode::F02_UNREACHABLE, "a node does not pay itself"));

@@ -29,7 +29,14 @@ pub struct RecvStream {
 
 impl Default for RecvStream {
     fn default() -> Self {
-        Self { next_offset: 0, out_of_order: BTreeMap::new(), buffered: 0, decoder: None, window: RecvWindow::new(STREAM_WINDOW), money: 0 }
+        Self {
+            next_offset: 0,
+            out_of_order: BTreeMap::new(),
+            buffered: 0,
+            decoder: None,
+            window: RecvWindow::new(STREAM_WINDOW),
+            money: 0,
+        }
     }
 }
 

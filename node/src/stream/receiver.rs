@@ -64,14 +64,18 @@ pub struct PacketContext {
     pub condition: String,
 }
 
-pub(super) fn spawn(node: Arc<Node>, kind: ConnectionKind) -> Result<mpsc::Sender<Packet>, protocol::btpnips::BtpNipsError> {
+pub(super) fn spawn(
+    node: Arc<Node>,
+    kind: ConnectionKind,
+) -> Result<mpsc::Sender<Packet>, protocol::btpnips::BtpNipsError> {
     let secret = match kind {
         ConnectionKind::BtpNips(peer, tag) => shared_secret(&node.key.secret, &peer, &tag)?,
         ConnectionKind::Spsp(token) => crate::spsp::shared_secret(&node, &token),
     };
     let (tx, mut rx) = mpsc::channel::<Packet>(256);
     let ids = StreamIds::new(Side::Server, MAX_REMOTE_STREAM_ID);
-    let mut actor = Receiver { node, kind, keys: StreamKeys::derive(&secret), streams: HashMap::new(), ids, advertised: false };
+    let mut actor =
+        Receiver { node, kind, keys: StreamKeys::derive(&secret), streams: HashMap::new(), ids, advertised: false };
     tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
             let out = actor.handle(p.from, p.prepare).await;
@@ -109,15 +113,29 @@ impl Receiver {
             return Err(reject(&node, ErrorCode::F06_UNEXPECTED_PAYMENT, "malformed STREAM packet"));
         };
         if packet.ilp_packet_type != IlpPacketType::Prepare {
-            return Err(reject(&node, ErrorCode::F06_UNEXPECTED_PAYMENT, "STREAM packet type does not match ILP Prepare"));
+            return Err(reject(
+                &node,
+                ErrorCode::F06_UNEXPECTED_PAYMENT,
+                "STREAM packet type does not match ILP Prepare",
+            ));
         }
         let seq = packet.sequence;
         let fulfillment = self.keys.fulfillment(&prepare.data);
         if condition_of(&fulfillment) != prepare.execution_condition {
-            return Err(self.reply_reject(seq, prepare.amount, ErrorCode::F99_APPLICATION_ERROR, "unfulfillable packet"));
+            return Err(self.reply_reject(
+                seq,
+                prepare.amount,
+                ErrorCode::F99_APPLICATION_ERROR,
+                "unfulfillable packet",
+            ));
         }
         if prepare.amount < packet.prepare_amount {
-            return Err(self.reply_reject(seq, prepare.amount, ErrorCode::F99_APPLICATION_ERROR, "amount below the sender's minimum"));
+            return Err(self.reply_reject(
+                seq,
+                prepare.amount,
+                ErrorCode::F99_APPLICATION_ERROR,
+                "amount below the sender's minimum",
+            ));
         }
         let _reservation = match &from {
             Source::Peer(account) => crate::connector::credit::reserve(&node, account, prepare.amount)
@@ -131,14 +149,21 @@ impl Receiver {
                 // A protocol violation ends the connection: say so in the reply (RFC 29 §5.2).
                 let frames = vec![Frame::ConnectionClose { code, message: why.clone() }];
                 node.stream.close_incoming(self.kind);
-                return Err(self.reply_reject_with(seq, prepare.amount, ErrorCode::F99_APPLICATION_ERROR, &why, frames));
+                return Err(self.reply_reject_with(
+                    seq,
+                    prepare.amount,
+                    ErrorCode::F99_APPLICATION_ERROR,
+                    &why,
+                    frames,
+                ));
             }
         };
         let peer = match self.kind {
             ConnectionKind::BtpNips(pk, _) => hex::encode(pk),
             ConnectionKind::Spsp(token) => hex::encode(token),
         };
-        let ctx = PacketContext { peer, from, amount: prepare.amount, condition: hex::encode(prepare.execution_condition) };
+        let ctx =
+            PacketContext { peer, from, amount: prepare.amount, condition: hex::encode(prepare.execution_condition) };
         let moneyed: Vec<(u64, bool)> = deliveries.iter().map(|d| (d.stream_id, d.money > 0)).collect();
         let outcome = match self.kind {
             ConnectionKind::BtpNips(..) => crate::btpnips::on_stream_packet(&node, ctx, deliveries).await,
@@ -160,7 +185,12 @@ impl Receiver {
                 if close {
                     node.stream.close_incoming(self.kind);
                 }
-                let reply = StreamPacket { sequence: seq, ilp_packet_type: IlpPacketType::Fulfill, prepare_amount: prepare.amount, frames };
+                let reply = StreamPacket {
+                    sequence: seq,
+                    ilp_packet_type: IlpPacketType::Fulfill,
+                    prepare_amount: prepare.amount,
+                    frames,
+                };
                 Ok(Fulfill { fulfillment, data: self.keys.encrypt(rand::random(), &reply.encode()) })
             }
             Err((code, message)) => Err(self.reply_reject(seq, prepare.amount, code, &message)),
@@ -172,7 +202,11 @@ impl Receiver {
     /// connection. Errors: protocol violations (wrong stream id parity or over our limit,
     /// data over the advertised window, malformed framing), with the close code to send.
     #[allow(clippy::type_complexity)]
-    fn apply_frames(&self, packet: &StreamPacket, amount: u64) -> Result<(Vec<StreamDelivery>, HashMap<u64, RecvStream>, bool), Violation> {
+    fn apply_frames(
+        &self,
+        packet: &StreamPacket,
+        amount: u64,
+    ) -> Result<(Vec<StreamDelivery>, HashMap<u64, RecvStream>, bool), Violation> {
         let mut deliveries: Vec<StreamDelivery> = Vec::new();
         let mut touched: HashMap<u64, RecvStream> = HashMap::new();
         let mut close = false;
@@ -187,7 +221,13 @@ impl Receiver {
             }
         };
         let state_of = |touched: &mut HashMap<u64, RecvStream>, id: u64| -> RecvStream {
-            touched.remove(&id).or_else(|| self.streams.get(&id).cloned()).unwrap_or_else(|| if framed { RecvStream::framed() } else { RecvStream::raw() })
+            touched.remove(&id).or_else(|| self.streams.get(&id).cloned()).unwrap_or_else(|| {
+                if framed {
+                    RecvStream::framed()
+                } else {
+                    RecvStream::raw()
+                }
+            })
         };
         let check_id = |id: u64| self.ids.check_remote(id).map_err(|e| (e.close_code(), e.to_string()));
         let mut shares: Vec<(u64, u64)> = Vec::new();
@@ -200,8 +240,12 @@ impl Receiver {
                 Frame::StreamData { stream_id, offset, data } => {
                     check_id(*stream_id)?;
                     let mut state = state_of(&mut touched, *stream_id);
-                    state.check_window(*stream_id, *offset, data.len() as u64).map_err(|e| (e.close_code(), e.to_string()))?;
-                    let got = state.push(*offset, data).map_err(|e| (CloseCode::FrameFormatError, format!("stream {stream_id}: {e}")))?;
+                    state
+                        .check_window(*stream_id, *offset, data.len() as u64)
+                        .map_err(|e| (e.close_code(), e.to_string()))?;
+                    let got = state
+                        .push(*offset, data)
+                        .map_err(|e| (CloseCode::FrameFormatError, format!("stream {stream_id}: {e}")))?;
                     touched.insert(*stream_id, state);
                     let i = entry(&mut deliveries, *stream_id);
                     deliveries[i].messages.extend(got.messages);
@@ -251,7 +295,14 @@ impl Receiver {
         self.reply_reject_with(sequence, amount, code, message, vec![])
     }
 
-    fn reply_reject_with(&self, sequence: u64, amount: u64, code: ErrorCode, message: &str, frames: Vec<Frame>) -> Reject {
+    fn reply_reject_with(
+        &self,
+        sequence: u64,
+        amount: u64,
+        code: ErrorCode,
+        message: &str,
+        frames: Vec<Frame>,
+    ) -> Reject {
         let reply = StreamPacket { sequence, ilp_packet_type: IlpPacketType::Reject, prepare_amount: amount, frames };
         let mut r = reject(&self.node, code, message);
         r.data = self.keys.encrypt(rand::random(), &reply.encode());

@@ -101,7 +101,13 @@ pub struct PayOutcome {
 ///
 /// Errors: a final Reject other than F08, or retries running out; `delivered` so far is lost
 /// in the error (the ledger has it).
-pub async fn pay(node: &Arc<Node>, destination: Address, shared_secret: [u8; 32], amount: u64, data: Vec<u8>) -> Result<PayOutcome, SendError> {
+pub async fn pay(
+    node: &Arc<Node>,
+    destination: Address,
+    shared_secret: [u8; 32],
+    amount: u64,
+    data: Vec<u8>,
+) -> Result<PayOutcome, SendError> {
     let mut sender = Sender::new(node.clone(), Target::Fixed(destination), &shared_secret);
     // Announce our address as STREAM clients do: receivers (the JS one) only send stream-level
     // limits (StreamMaxData) to a connection whose remote end they know.
@@ -116,7 +122,9 @@ pub async fn pay(node: &Arc<Node>, destination: Address, shared_secret: [u8; 32]
                 out.packets += 1;
             }
             Err(SendError::Rejected(r)) if r.code == protocol::ilp::ErrorCode::F08_AMOUNT_TOO_LARGE => {
-                let Ok(d) = protocol::ilp::AmountTooLargeData::decode(&r.data) else { return Err(SendError::Rejected(r)) };
+                let Ok(d) = protocol::ilp::AmountTooLargeData::decode(&r.data) else {
+                    return Err(SendError::Rejected(r));
+                };
                 // Scale the path's maximum back to our units (same asset: usually 1:1).
                 let max = ((d.maximum_amount as u128 * chunk as u128) / d.received_amount.max(1) as u128) as u64;
                 if max == 0 || out.max_packet_amount.is_some_and(|m| m <= max) {
@@ -145,7 +153,15 @@ struct Sender {
 
 impl Sender {
     fn new(node: Arc<Node>, target: Target, secret: &[u8; 32]) -> Self {
-        Self { node, target, keys: StreamKeys::derive(secret), sequence: 0, windows: HashMap::new(), connection_window: SendWindow::with_remote_max(u64::MAX), announced: false }
+        Self {
+            node,
+            target,
+            keys: StreamKeys::derive(secret),
+            sequence: 0,
+            windows: HashMap::new(),
+            connection_window: SendWindow::with_remote_max(u64::MAX),
+            announced: false,
+        }
     }
 
     fn destination(&self) -> Result<Address, SendError> {
@@ -168,7 +184,13 @@ impl Sender {
     }
 
     /// Send `data` and `amount` on `stream_id`; `min_received` is the STREAM `prepareAmount`.
-    async fn run_with_min(&mut self, stream_id: u64, data: &[u8], amount: u64, min_received: u64) -> Result<(), SendError> {
+    async fn run_with_min(
+        &mut self,
+        stream_id: u64,
+        data: &[u8],
+        amount: u64,
+        min_received: u64,
+    ) -> Result<(), SendError> {
         let destination = self.destination()?;
         let mut pos = 0;
         let mut first = true;
@@ -176,7 +198,9 @@ impl Sender {
         while first || pos < data.len() {
             let window = self.windows.entry(stream_id).or_default();
             let offset = window.sent();
-            let take = (data.len() - pos).min(MAX_DATA_PER_PACKET).min(window.available().min(self.connection_window.available()) as usize);
+            let take = (data.len() - pos)
+                .min(MAX_DATA_PER_PACKET)
+                .min(window.available().min(self.connection_window.available()) as usize);
             let mut frames = Vec::new();
             if !self.announced {
                 frames.push(Frame::ConnectionNewAddress { source_account: self.node.address.clone() });
@@ -204,7 +228,8 @@ impl Sender {
                 frames.extend(window.blocked_frame(stream_id));
                 blocked_tries += 1;
             }
-            let limits = self.send_with_retries(&destination, money, if first { min_received } else { 0 }, frames).await?;
+            let limits =
+                self.send_with_retries(&destination, money, if first { min_received } else { 0 }, frames).await?;
             self.announced = true;
             first = false;
             let window = self.windows.entry(stream_id).or_default();
@@ -242,12 +267,23 @@ impl Sender {
 
     /// Send one packet's frames, retrying temporary failures; returns the limits the
     /// receiver's reply carried.
-    async fn send_with_retries(&mut self, destination: &Address, amount: u64, min_received: u64, frames: Vec<Frame>) -> Result<RemoteLimits, SendError> {
+    async fn send_with_retries(
+        &mut self,
+        destination: &Address,
+        amount: u64,
+        min_received: u64,
+        frames: Vec<Frame>,
+    ) -> Result<RemoteLimits, SendError> {
         let mut backoff = Duration::from_millis(250);
         let mut last = String::new();
         for _ in 0..MAX_TRIES {
             self.sequence += 1;
-            let packet = StreamPacket { sequence: self.sequence, ilp_packet_type: IlpPacketType::Prepare, prepare_amount: min_received, frames: frames.clone() };
+            let packet = StreamPacket {
+                sequence: self.sequence,
+                ilp_packet_type: IlpPacketType::Prepare,
+                prepare_amount: min_received,
+                frames: frames.clone(),
+            };
             let data = self.keys.encrypt(rand::random(), &packet.encode());
             let prepare = Prepare {
                 amount,

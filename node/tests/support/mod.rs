@@ -22,7 +22,12 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         relay_listen: "127.0.0.1:0".parse().unwrap(),
         api_listen: "127.0.0.1:0".parse().unwrap(),
         peer_listen: "127.0.0.1:0".parse().unwrap(),
-        prices: PriceConfig { subscription: 1000, subscription_period_secs: 3600, event_delivered: 10, delivery_credit: 100 },
+        prices: PriceConfig {
+            subscription: 1000,
+            subscription_period_secs: 3600,
+            event_delivered: 10,
+            delivery_credit: 100,
+        },
         ..Config::default()
     }
 }
@@ -30,7 +35,10 @@ pub fn test_config(dir: &std::path::Path) -> Config {
 /// Node logs on stderr when `TEST_LOG` is set (e.g. `TEST_LOG=btpnips=debug`).
 pub fn init_logs() {
     if let Ok(filter) = std::env::var("TEST_LOG") {
-        let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_test_writer().try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
     }
 }
 
@@ -62,9 +70,18 @@ pub fn my_info(pubkey: &[u8; 32]) -> ProtocolData {
         ilp_address: format!("test.btpnips.tester{}", &hex::encode(pubkey)[..8]),
         asset_code: "ETH".into(),
         asset_scale: 9,
-        prices: info::Prices { subscription: 0, subscription_period_secs: 3600, event_delivered: 0, delivery_credit: 0 },
+        prices: info::Prices {
+            subscription: 0,
+            subscription_period_secs: 3600,
+            event_delivered: 0,
+            delivery_credit: 0,
+        },
     };
-    ProtocolData { protocol_name: info::PROTOCOL_NAME.into(), content_type: ContentType::ApplicationJson, data: info.to_json_bytes() }
+    ProtocolData {
+        protocol_name: info::PROTOCOL_NAME.into(),
+        content_type: ContentType::ApplicationJson,
+        data: info.to_json_bytes(),
+    }
 }
 
 pub async fn connect(node: &Node, secret: [u8; 32], token_override: Option<String>) -> (Peer, BtpPacket) {
@@ -125,7 +142,8 @@ impl Peer {
     /// A STREAM Prepare carrying `frames` and `amount` to the node.
     pub fn stream_prepare(&self, node: &Node, tag: &[u8; 8], amount: u64, frames: Vec<Frame>) -> Prepare {
         let keys = self.keys(tag, node);
-        let packet = StreamPacket { sequence: 1, ilp_packet_type: IlpPacketType::Prepare, prepare_amount: amount, frames };
+        let packet =
+            StreamPacket { sequence: 1, ilp_packet_type: IlpPacketType::Prepare, prepare_amount: amount, frames };
         let data = keys.encrypt([3; 12], &packet.encode());
         Prepare {
             amount,
@@ -158,8 +176,12 @@ impl Peer {
     /// Wait for the node to send us a Prepare; answer it with `answer(prepare)`.
     pub async fn answer_one(&mut self, answer: impl FnOnce(&Prepare) -> Result<Fulfill, Reject>) -> Prepare {
         loop {
-            let Some(BtpPacket::Message { request_id, protocol_data }) = self.next_packet().await else { panic!("link closed") };
-            let Ok(Packet::Prepare(p)) = Packet::decode(&btp::find_entry(&protocol_data, "ilp").unwrap().data) else { continue };
+            let Some(BtpPacket::Message { request_id, protocol_data }) = self.next_packet().await else {
+                panic!("link closed")
+            };
+            let Ok(Packet::Prepare(p)) = Packet::decode(&btp::find_entry(&protocol_data, "ilp").unwrap().data) else {
+                continue;
+            };
             let reply = match answer(&p) {
                 Ok(f) => f.encode(),
                 Err(r) => r.encode(),

@@ -17,7 +17,11 @@ pub const TAG_LEN: usize = 8;
 /// The address to send to: `<peer_address>.<hex(own_pubkey)>.<hex(tag)>`.
 ///
 /// Errors: the joined address would break RFC 15 (e.g. over 1023 bytes).
-pub fn connection_address(peer_address: &Address, own_pubkey: &[u8; 32], tag: &[u8; TAG_LEN]) -> Result<Address, AddressError> {
+pub fn connection_address(
+    peer_address: &Address,
+    own_pubkey: &[u8; 32],
+    tag: &[u8; TAG_LEN],
+) -> Result<Address, AddressError> {
     peer_address.with_suffix(&format!("{}.{}", hex::encode(own_pubkey), hex::encode(tag)))
 }
 

@@ -27,7 +27,12 @@ fn digest(server: &[u8; 32], client: &[u8; 32], unix_secs: u64) -> [u8; 32] {
 /// `aux_rand` is BIP-340 auxiliary randomness supplied by the caller.
 ///
 /// Errors: [`BtpNipsError::InvalidKey`] for an invalid secret key.
-pub fn make_token(own_secret: &[u8; 32], server_pubkey: &[u8; 32], now_secs: u64, aux_rand: &[u8; 32]) -> Result<String, BtpNipsError> {
+pub fn make_token(
+    own_secret: &[u8; 32],
+    server_pubkey: &[u8; 32],
+    now_secs: u64,
+    aux_rand: &[u8; 32],
+) -> Result<String, BtpNipsError> {
     let kp = Keypair::from_secret_bytes(*own_secret).map_err(|_| BtpNipsError::InvalidKey("secret key"))?;
     let client = kp.x_only_public_key().0.to_byte_array();
     let sig = schnorr::sign_with_aux_rand(&digest(server_pubkey, &client, now_secs), &kp, aux_rand);
@@ -37,7 +42,12 @@ pub fn make_token(own_secret: &[u8; 32], server_pubkey: &[u8; 32], now_secs: u64
 /// Check a token presented by `client_pubkey` to us (`own_pubkey`) at `now_secs`.
 ///
 /// Errors: [`BtpNipsError::Auth`] naming the failed check (format, skew, signature).
-pub fn verify_token(token: &str, own_pubkey: &[u8; 32], client_pubkey: &[u8; 32], now_secs: u64) -> Result<(), BtpNipsError> {
+pub fn verify_token(
+    token: &str,
+    own_pubkey: &[u8; 32],
+    client_pubkey: &[u8; 32],
+    now_secs: u64,
+) -> Result<(), BtpNipsError> {
     let (ts, sig_hex) = token.split_once('.').ok_or(BtpNipsError::Auth("token is not <secs>.<sig>"))?;
     let ts: u64 = ts.parse().map_err(|_| BtpNipsError::Auth("token time is not a number"))?;
     if ts.abs_diff(now_secs) > MAX_SKEW_SECS {
@@ -70,7 +80,10 @@ mod tests {
             Err(BtpNipsError::Auth("token time too far from now"))
         );
         let forged = t.replacen("1700000000", "1700000001", 1);
-        assert_eq!(verify_token(&forged, &pk(&server), &pk(&client), 1_700_000_000), Err(BtpNipsError::Auth("bad signature")));
+        assert_eq!(
+            verify_token(&forged, &pk(&server), &pk(&client), 1_700_000_000),
+            Err(BtpNipsError::Auth("bad signature"))
+        );
         assert!(verify_token("garbage", &pk(&server), &pk(&client), 0).is_err());
     }
 }

@@ -57,9 +57,7 @@ impl NodeInfo {
             return Err(BtpNipsError::Info(format!("unsupported version {}", info.version)));
         }
         super::secret::parse_hex32(&info.pubkey).map_err(|e| BtpNipsError::Info(e.to_string()))?;
-        info.ilp_address
-            .parse::<crate::ilp::Address>()
-            .map_err(|e| BtpNipsError::Info(format!("ilp_address: {e}")))?;
+        info.ilp_address.parse::<crate::ilp::Address>().map_err(|e| BtpNipsError::Info(format!("ilp_address: {e}")))?;
         Ok(info)
     }
 }

@@ -21,10 +21,14 @@ pub const SALT: &[u8] = b"btp-nips/1 stream shared secret";
 /// `own_secret` is a secp256k1 secret key; `peer_pubkey` a 32-byte BIP-340 x-only key;
 /// `connection_tag` the raw tag bytes of the connection (empty allowed).
 /// Errors: [`BtpNipsError::InvalidKey`] when either key is not valid.
-pub fn shared_secret(own_secret: &[u8; 32], peer_pubkey: &[u8; 32], connection_tag: &[u8]) -> Result<[u8; 32], BtpNipsError> {
+pub fn shared_secret(
+    own_secret: &[u8; 32],
+    peer_pubkey: &[u8; 32],
+    connection_tag: &[u8],
+) -> Result<[u8; 32], BtpNipsError> {
     let sk = SecretKey::from_secret_bytes(*own_secret).map_err(|_| BtpNipsError::InvalidKey("secret key"))?;
-    let peer = XOnlyPublicKey::from_byte_array(*peer_pubkey)
-        .map_err(|_| BtpNipsError::InvalidKey("peer public key"))?;
+    let peer =
+        XOnlyPublicKey::from_byte_array(*peer_pubkey).map_err(|_| BtpNipsError::InvalidKey("peer public key"))?;
     let own_pk = sk.x_only_public_key().0.to_byte_array();
     let point = ecdh::shared_secret_point(&peer.public_key(Parity::Even), &sk);
     let (lo, hi) = if own_pk <= *peer_pubkey { (own_pk, *peer_pubkey) } else { (*peer_pubkey, own_pk) };

@@ -10,8 +10,7 @@ use thiserror::Error;
 pub const MAX_ADDRESS_LEN: usize = 1023;
 
 /// The allocation schemes RFC 15 §"Allocation Schemes" allows as the first segment.
-pub const SCHEMES: [&str; 10] =
-    ["g", "private", "example", "peer", "self", "test", "test1", "test2", "test3", "local"];
+pub const SCHEMES: [&str; 10] = ["g", "private", "example", "peer", "self", "test", "test1", "test2", "test3", "local"];
 
 /// Why a string is not a valid ILP address (RFC 15).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -157,8 +157,7 @@ impl Reject {
     /// (the ASN.1 caps the message at 8191 bytes).
     pub fn encode(&self) -> Vec<u8> {
         let triggered_by = self.triggered_by.as_ref().map(Address::as_str).unwrap_or_default();
-        let mut body =
-            Vec::with_capacity(3 + 3 + triggered_by.len() + 3 + self.message.len() + 3 + self.data.len());
+        let mut body = Vec::with_capacity(3 + 3 + triggered_by.len() + 3 + self.message.len() + 3 + self.data.len());
         body.extend_from_slice(&self.code.0);
         put_var_str(&mut body, triggered_by);
         put_var_str(&mut body, &self.message);
@@ -171,9 +170,7 @@ impl Reject {
     pub fn decode(bytes: &[u8]) -> Result<Self, PacketError> {
         let mut r = open_envelope(bytes, REJECT_TYPE)?;
         let code = ErrorCode(r.read_fixed()?);
-        let triggered_by = std::str::from_utf8(r.read_var_octets()?)
-            .ok()
-            .and_then(|s| Address::new(s).ok());
+        let triggered_by = std::str::from_utf8(r.read_var_octets()?).ok().and_then(|s| Address::new(s).ok());
         let message = String::from_utf8_lossy(r.read_var_octets()?).into_owned();
         let data = read_data(&mut r)?;
         Ok(Reject { code, triggered_by, message, data })

@@ -56,20 +56,14 @@ pub fn decode_timestamp(bytes: &[u8; TIMESTAMP_LEN]) -> Result<DateTime<Utc>, Pa
         return Err(PacketError::InvalidTimestamp);
     }
     let num = |start: usize, width: usize| -> u32 {
-        bytes
-            .iter()
-            .skip(start)
-            .take(width)
-            .fold(0u32, |acc, &b| acc * 10 + u32::from(b - b'0'))
+        bytes.iter().skip(start).take(width).fold(0u32, |acc, &b| acc * 10 + u32::from(b - b'0'))
     };
-    let date = NaiveDate::from_ymd_opt(num(0, 4) as i32, num(4, 2), num(6, 2))
-        .ok_or(PacketError::InvalidTimestamp)?;
+    let date = NaiveDate::from_ymd_opt(num(0, 4) as i32, num(4, 2), num(6, 2)).ok_or(PacketError::InvalidTimestamp)?;
     let (hour, minute, second) = (num(8, 2), num(10, 2), num(12, 2));
     if second > 59 {
         return Err(PacketError::InvalidTimestamp);
     }
-    let time = NaiveTime::from_hms_milli_opt(hour, minute, second, num(14, 3))
-        .ok_or(PacketError::InvalidTimestamp)?;
+    let time = NaiveTime::from_hms_milli_opt(hour, minute, second, num(14, 3)).ok_or(PacketError::InvalidTimestamp)?;
     Ok(date.and_time(time).and_utc())
 }
 

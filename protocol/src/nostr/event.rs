@@ -109,8 +109,7 @@ pub fn kind_class(kind: u16) -> KindClass {
 /// # Errors
 /// [`EventError::InvalidSecretKey`] if `secret_key` is zero or not below the curve order.
 pub fn public_key_hex(secret_key: &[u8; 32]) -> Result<String, EventError> {
-    let keypair =
-        Keypair::from_secret_bytes(*secret_key).map_err(|_| EventError::InvalidSecretKey)?;
+    let keypair = Keypair::from_secret_bytes(*secret_key).map_err(|_| EventError::InvalidSecretKey)?;
     Ok(hex::encode(keypair.x_only_public_key().0.to_byte_array()))
 }
 
@@ -119,13 +118,8 @@ pub fn public_key_hex(secret_key: &[u8; 32]) -> Result<String, EventError> {
 ///
 /// # Errors
 /// [`EventError::InvalidSecretKey`] if `secret_key` is zero or not below the curve order.
-pub fn schnorr_sign(
-    secret_key: &[u8; 32],
-    message: &[u8; 32],
-    aux_rand: &[u8; 32],
-) -> Result<[u8; 64], EventError> {
-    let keypair =
-        Keypair::from_secret_bytes(*secret_key).map_err(|_| EventError::InvalidSecretKey)?;
+pub fn schnorr_sign(secret_key: &[u8; 32], message: &[u8; 32], aux_rand: &[u8; 32]) -> Result<[u8; 64], EventError> {
+    let keypair = Keypair::from_secret_bytes(*secret_key).map_err(|_| EventError::InvalidSecretKey)?;
     Ok(schnorr::sign_with_aux_rand(message, &keypair, aux_rand).to_byte_array())
 }
 
@@ -135,13 +129,8 @@ pub fn schnorr_sign(
 /// # Errors
 /// [`EventError::PubkeyNotOnCurve`] if `pubkey` is not a valid x coordinate;
 /// [`EventError::BadSignature`] if the signature does not verify.
-pub fn schnorr_verify(
-    message: &[u8; 32],
-    pubkey: &[u8; 32],
-    sig: &[u8; 64],
-) -> Result<(), EventError> {
-    let pubkey =
-        XOnlyPublicKey::from_byte_array(*pubkey).map_err(|_| EventError::PubkeyNotOnCurve)?;
+pub fn schnorr_verify(message: &[u8; 32], pubkey: &[u8; 32], sig: &[u8; 64]) -> Result<(), EventError> {
+    let pubkey = XOnlyPublicKey::from_byte_array(*pubkey).map_err(|_| EventError::PubkeyNotOnCurve)?;
     let sig = schnorr::Signature::from_byte_array(*sig);
     schnorr::verify(&sig, message, &pubkey).map_err(|_| EventError::BadSignature)
 }
@@ -271,10 +260,7 @@ impl Event {
                 .flatten()
                 .chain(std::iter::once(&self.content))
                 .chain(std::iter::once(&self.pubkey))
-                .any(|s| {
-                    s.bytes()
-                        .any(|b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x08 | 0x0c))
-                });
+                .any(|s| s.bytes().any(|b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x08 | 0x0c)));
             if !has_other_control || id != self.compute_id_unicode_escaped() {
                 return Err(EventError::IdMismatch);
             }
@@ -300,15 +286,7 @@ impl Event {
         aux_rand: [u8; 32],
     ) -> Result<Event, EventError> {
         let pubkey = public_key_hex(secret_key)?;
-        let mut event = Event {
-            id: String::new(),
-            pubkey,
-            created_at,
-            kind,
-            tags,
-            content,
-            sig: String::new(),
-        };
+        let mut event = Event { id: String::new(), pubkey, created_at, kind, tags, content, sig: String::new() };
         let id = event.compute_id();
         let sig = schnorr_sign(secret_key, &id, &aux_rand)?;
         event.id = hex::encode(id);

@@ -49,7 +49,9 @@ pub enum FilterError {
     NotObject,
     /// `ids` / `authors` is not an array of exact 64-char lowercase hex strings. NIP-01 no
     /// longer allows prefix matching, so shorter hex strings land here too.
-    #[error("invalid: filter \"{key}\" must be an array of 64-character lowercase hex strings (prefixes are not supported)")]
+    #[error(
+        "invalid: filter \"{key}\" must be an array of 64-character lowercase hex strings (prefixes are not supported)"
+    )]
     NotHexList {
         /// `"ids"` or `"authors"`.
         key: &'static str,
@@ -99,11 +101,7 @@ impl Filter {
         if self.until.is_some_and(|until| event.created_at > until) {
             return false;
         }
-        self.tags.iter().all(|(name, wanted)| {
-            event
-                .tag_values(*name)
-                .any(|v| wanted.iter().any(|w| w == v))
-        })
+        self.tags.iter().all(|(name, wanted)| event.tag_values(*name).any(|v| wanted.iter().any(|w| w == v)))
     }
 
     /// Parses the NIP-01 JSON filter object.
@@ -131,30 +129,21 @@ impl Filter {
                     let arr = v.as_array().ok_or(FilterError::BadKinds)?;
                     let kinds = arr
                         .iter()
-                        .map(|k| {
-                            k.as_u64()
-                                .and_then(|k| u16::try_from(k).ok())
-                                .ok_or(FilterError::BadKinds)
-                        })
+                        .map(|k| k.as_u64().and_then(|k| u16::try_from(k).ok()).ok_or(FilterError::BadKinds))
                         .collect::<Result<Vec<u16>, _>>()?;
                     filter.kinds = Some(kinds);
                 }
                 "since" => filter.since = Some(unsigned(v, "since")?),
                 "until" => filter.until = Some(unsigned(v, "until")?),
                 "limit" => {
-                    filter.limit =
-                        Some(usize::try_from(unsigned(v, "limit")?).unwrap_or(usize::MAX));
+                    filter.limit = Some(usize::try_from(unsigned(v, "limit")?).unwrap_or(usize::MAX));
                 }
                 other => {
                     if let Some(name) = single_letter_tag_key(other) {
                         let arr = v.as_array().ok_or(FilterError::BadTagList { name })?;
                         let values = arr
                             .iter()
-                            .map(|s| {
-                                s.as_str()
-                                    .map(str::to_owned)
-                                    .ok_or(FilterError::BadTagList { name })
-                            })
+                            .map(|s| s.as_str().map(str::to_owned).ok_or(FilterError::BadTagList { name }))
                             .collect::<Result<Vec<String>, _>>()?;
                         filter.tags.insert(name, values);
                     }
@@ -175,10 +164,7 @@ impl Filter {
 /// # Errors
 /// [`MessageError::BadFilter`] (with no subscription id) wrapping the [`FilterError`].
 pub fn parse_filter(value: &Value) -> Result<Filter, MessageError> {
-    Filter::from_json(value).map_err(|source| MessageError::BadFilter {
-        subscription_id: None,
-        source,
-    })
+    Filter::from_json(value).map_err(|source| MessageError::BadFilter { subscription_id: None, source })
 }
 
 /// Whether `event` matches at least one of `filters` (NIP-01: the filters of one `REQ` are

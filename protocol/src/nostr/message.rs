@@ -183,9 +183,7 @@ impl MessageError {
     pub fn subscription_id(&self) -> Option<&str> {
         match self {
             MessageError::NoFilters { subscription_id } => Some(subscription_id),
-            MessageError::BadFilter {
-                subscription_id, ..
-            } => subscription_id.as_deref(),
+            MessageError::BadFilter { subscription_id, .. } => subscription_id.as_deref(),
             _ => None,
         }
     }
@@ -202,8 +200,7 @@ impl MessageError {
 
 /// Splits a message into its type string and the whole element array.
 fn parse_array(text: &str) -> Result<(String, Vec<Value>), MessageError> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| MessageError::NotJson(e.to_string()))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| MessageError::NotJson(e.to_string()))?;
     let Value::Array(items) = value else {
         return Err(MessageError::NotArray);
     };
@@ -217,19 +214,11 @@ fn unknown_type(kind: &str) -> MessageError {
     MessageError::UnknownType(kind.chars().take(32).collect())
 }
 
-fn expect_len(
-    items: &[Value],
-    message_type: &'static str,
-    expected: usize,
-) -> Result<(), MessageError> {
+fn expect_len(items: &[Value], message_type: &'static str, expected: usize) -> Result<(), MessageError> {
     if items.len() == expected {
         Ok(())
     } else {
-        Err(MessageError::WrongLength {
-            message_type,
-            expected,
-            found: items.len(),
-        })
+        Err(MessageError::WrongLength { message_type, expected, found: items.len() })
     }
 }
 
@@ -243,24 +232,15 @@ fn subscription_id(value: Option<&Value>) -> Result<String, MessageError> {
 /// Parses an event object, reporting the id (if readable) on failure.
 fn event(value: Option<&Value>) -> Result<Event, MessageError> {
     let Some(value) = value else {
-        return Err(MessageError::BadEvent {
-            event_id: None,
-            detail: "missing event".into(),
-        });
+        return Err(MessageError::BadEvent { event_id: None, detail: "missing event".into() });
     };
-    Event::deserialize(value).map_err(|e| MessageError::BadEvent {
-        event_id: readable_event_id(value),
-        detail: e.to_string(),
-    })
+    Event::deserialize(value)
+        .map_err(|e| MessageError::BadEvent { event_id: readable_event_id(value), detail: e.to_string() })
 }
 
 /// The `id` of an event-like JSON object when it is 64 lowercase hex.
 fn readable_event_id(value: &Value) -> Option<String> {
-    value
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|id| is_lower_hex(id, 64))
-        .map(str::to_owned)
+    value.get("id").and_then(Value::as_str).filter(|id| is_lower_hex(id, 64)).map(str::to_owned)
 }
 
 fn string_field(
@@ -270,10 +250,7 @@ fn string_field(
 ) -> Result<String, MessageError> {
     match value {
         Some(Value::String(s)) => Ok(s.clone()),
-        _ => Err(MessageError::BadField {
-            message_type,
-            detail,
-        }),
+        _ => Err(MessageError::BadField { message_type, detail }),
     }
 }
 
@@ -312,24 +289,15 @@ impl ClientMessage {
                 if items.len() < 3 {
                     return Err(MessageError::NoFilters { subscription_id });
                 }
-                let filters = items[2..]
-                    .iter()
-                    .map(Filter::from_json)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|source| MessageError::BadFilter {
-                        subscription_id: Some(subscription_id.clone()),
-                        source,
+                let filters =
+                    items[2..].iter().map(Filter::from_json).collect::<Result<Vec<_>, _>>().map_err(|source| {
+                        MessageError::BadFilter { subscription_id: Some(subscription_id.clone()), source }
                     })?;
-                Ok(ClientMessage::Req {
-                    subscription_id,
-                    filters,
-                })
+                Ok(ClientMessage::Req { subscription_id, filters })
             }
             "CLOSE" => {
                 expect_len(&items, "CLOSE", 2)?;
-                Ok(ClientMessage::Close {
-                    subscription_id: subscription_id(items.get(1))?,
-                })
+                Ok(ClientMessage::Close { subscription_id: subscription_id(items.get(1))? })
             }
             other => Err(unknown_type(other)),
         }
@@ -340,10 +308,7 @@ impl ClientMessage {
     pub fn to_json(&self) -> String {
         match self {
             ClientMessage::Event(event) => format!("[\"EVENT\",{}]", event.to_json()),
-            ClientMessage::Req {
-                subscription_id,
-                filters,
-            } => {
+            ClientMessage::Req { subscription_id, filters } => {
                 let mut out = format!("[\"REQ\",{}", json_str(subscription_id));
                 for filter in filters {
                     out.push(',');
@@ -374,10 +339,7 @@ impl RelayMessage {
             "EVENT" => {
                 expect_len(&items, "EVENT", 3)?;
                 let subscription_id = subscription_id(items.get(1))?;
-                Ok(RelayMessage::Event {
-                    subscription_id,
-                    event: event(items.get(2))?,
-                })
+                Ok(RelayMessage::Event { subscription_id, event: event(items.get(2))? })
             }
             "OK" => {
                 expect_len(&items, "OK", 4)?;
@@ -391,38 +353,24 @@ impl RelayMessage {
                     }
                 };
                 let Some(Value::Bool(accepted)) = items.get(2) else {
-                    return Err(MessageError::BadField {
-                        message_type: "OK",
-                        detail: "accepted must be a boolean",
-                    });
+                    return Err(MessageError::BadField { message_type: "OK", detail: "accepted must be a boolean" });
                 };
                 let message = string_field(items.get(3), "OK", "message must be a string")?;
-                Ok(RelayMessage::Ok {
-                    event_id,
-                    accepted: *accepted,
-                    message,
-                })
+                Ok(RelayMessage::Ok { event_id, accepted: *accepted, message })
             }
             "EOSE" => {
                 expect_len(&items, "EOSE", 2)?;
-                Ok(RelayMessage::Eose {
-                    subscription_id: subscription_id(items.get(1))?,
-                })
+                Ok(RelayMessage::Eose { subscription_id: subscription_id(items.get(1))? })
             }
             "CLOSED" => {
                 expect_len(&items, "CLOSED", 3)?;
                 let subscription_id = subscription_id(items.get(1))?;
                 let message = string_field(items.get(2), "CLOSED", "message must be a string")?;
-                Ok(RelayMessage::Closed {
-                    subscription_id,
-                    message,
-                })
+                Ok(RelayMessage::Closed { subscription_id, message })
             }
             "NOTICE" => {
                 expect_len(&items, "NOTICE", 2)?;
-                Ok(RelayMessage::Notice {
-                    message: string_field(items.get(1), "NOTICE", "message must be a string")?,
-                })
+                Ok(RelayMessage::Notice { message: string_field(items.get(1), "NOTICE", "message must be a string")? })
             }
             other => Err(unknown_type(other)),
         }
@@ -432,40 +380,17 @@ impl RelayMessage {
     /// Events keep their field order (see [`Event::to_json`]).
     pub fn to_json(&self) -> String {
         match self {
-            RelayMessage::Event {
-                subscription_id,
-                event,
-            } => {
-                format!(
-                    "[\"EVENT\",{},{}]",
-                    json_str(subscription_id),
-                    event.to_json()
-                )
+            RelayMessage::Event { subscription_id, event } => {
+                format!("[\"EVENT\",{},{}]", json_str(subscription_id), event.to_json())
             }
-            RelayMessage::Ok {
-                event_id,
-                accepted,
-                message,
-            } => {
-                format!(
-                    "[\"OK\",{},{},{}]",
-                    json_str(event_id),
-                    accepted,
-                    json_str(message)
-                )
+            RelayMessage::Ok { event_id, accepted, message } => {
+                format!("[\"OK\",{},{},{}]", json_str(event_id), accepted, json_str(message))
             }
             RelayMessage::Eose { subscription_id } => {
                 format!("[\"EOSE\",{}]", json_str(subscription_id))
             }
-            RelayMessage::Closed {
-                subscription_id,
-                message,
-            } => {
-                format!(
-                    "[\"CLOSED\",{},{}]",
-                    json_str(subscription_id),
-                    json_str(message)
-                )
+            RelayMessage::Closed { subscription_id, message } => {
+                format!("[\"CLOSED\",{},{}]", json_str(subscription_id), json_str(message))
             }
             RelayMessage::Notice { message } => format!("[\"NOTICE\",{}]", json_str(message)),
         }

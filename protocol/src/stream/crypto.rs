@@ -71,9 +71,7 @@ impl StreamKeys {
         let cipher = Aes256Gcm::new(&self.encryption_key.into());
         let nonce: Nonce<Aes256Gcm> = iv.into();
         let mut ciphertext = plaintext.to_vec();
-        let tag = cipher
-            .encrypt_inout_detached(&nonce, &[], ciphertext.as_mut_slice().into())
-            .unwrap_or_default();
+        let tag = cipher.encrypt_inout_detached(&nonce, &[], ciphertext.as_mut_slice().into()).unwrap_or_default();
         let mut out = Vec::with_capacity(ENVELOPE_OVERHEAD + ciphertext.len());
         out.extend_from_slice(&iv);
         out.extend_from_slice(&tag);

@@ -313,10 +313,9 @@ impl Frame {
             CONNECTION_DATA_BLOCKED => Frame::ConnectionDataBlocked { max_offset: r.read_var_uint()? },
             CONNECTION_MAX_STREAM_ID => Frame::ConnectionMaxStreamId { max_stream_id: r.read_var_uint()? },
             CONNECTION_STREAM_ID_BLOCKED => Frame::ConnectionStreamIdBlocked { max_stream_id: r.read_var_uint()? },
-            CONNECTION_ASSET_DETAILS => Frame::ConnectionAssetDetails {
-                asset_code: r.read_var_str()?.to_owned(),
-                asset_scale: r.read_u8()?,
-            },
+            CONNECTION_ASSET_DETAILS => {
+                Frame::ConnectionAssetDetails { asset_code: r.read_var_str()?.to_owned(), asset_scale: r.read_u8()? }
+            }
             STREAM_CLOSE => Frame::StreamClose {
                 stream_id: r.read_var_uint()?,
                 code: CloseCode::from_u8(r.read_u8()?),

@@ -13,7 +13,9 @@ pub mod flow;
 mod frame;
 mod packet;
 
-pub use crypto::{hmac_sha256, StreamKeys, ENCRYPTION_KEY_STRING, ENVELOPE_OVERHEAD, FULFILLMENT_KEY_STRING, IV_LEN, TAG_LEN};
+pub use crypto::{
+    hmac_sha256, StreamKeys, ENCRYPTION_KEY_STRING, ENVELOPE_OVERHEAD, FULFILLMENT_KEY_STRING, IV_LEN, TAG_LEN,
+};
 pub use error::StreamError;
 pub use flow::{remote_limits, FlowError, MoneyWindow, RecvWindow, RemoteLimits, SendWindow, Side, StreamIds};
 pub use frame::{frame_type, CloseCode, Frame};

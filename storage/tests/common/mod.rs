@@ -28,10 +28,7 @@ pub fn ev(id: u64, pubkey: &str, created_at: u64, kind: u16, tags: &[&[&str]]) -
         pubkey: pubkey.to_string(),
         created_at,
         kind,
-        tags: tags
-            .iter()
-            .map(|t| t.iter().map(|s| s.to_string()).collect())
-            .collect(),
+        tags: tags.iter().map(|t| t.iter().map(|s| s.to_string()).collect()).collect(),
         content: format!("event {id}"),
         sig: "0".repeat(128),
     }
@@ -50,7 +47,6 @@ pub fn hexes(ns: &[u64]) -> Vec<String> {
 /// A filter with only `tags` set.
 pub fn tag_filter(name: char, values: &[&str]) -> Filter {
     let mut f = Filter::default();
-    f.tags
-        .insert(name, values.iter().map(|s| s.to_string()).collect());
+    f.tags.insert(name, values.iter().map(|s| s.to_string()).collect());
     f
 }
