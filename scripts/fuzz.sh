@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fuzz every parser of the protocol crate with cargo-fuzz (libFuzzer), on the stable toolchain.
 #
-#   scripts/fuzz.sh            # 10 s per target (a smoke run, about 2.5 min warm)
-#   scripts/fuzz.sh 600        # a real run: 10 min per target (about 2 h for 12 targets)
+#   scripts/fuzz.sh            # 10 s per target: a smoke run, about 3 min once built (14 targets)
+#   scripts/fuzz.sh 600        # a real run: 10 min per target, about 2 h 25 min
 #   scripts/fuzz.sh 60 ilp_packet btp_packet   # only these targets
 #
 # What it does:
@@ -82,7 +82,7 @@ for t in "${targets[@]}"; do
         status=CRASH
         failed+=("$t")
         # The panic message, the failing input and libFuzzer's summary.
-        grep -E "panicked at|thread '|assertion|Failing input|SUMMARY|Test unit written|Output of|^Base64" "$log" | head -40 || true
+        { grep -E -A3 "panicked at" "$log" | head -12; grep -E "SUMMARY|Test unit written|^Base64" "$log"; } || true
         echo "    full log: $log (FUZZ_KEEP_CORPUS=1 keeps it)"
     fi
     runs=$(grep -oE "stat::number_of_executed_units:[[:space:]]+[0-9]+" "$log" | awk '{print $2}' | tail -1 || true)

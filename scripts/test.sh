@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh clone: installs what it needs, then runs
 #   1. every Rust test in the workspace (unit, property, peer-protocol; real SQLite files),
 #   2. the whole-system tests: real `btpnips` processes driven by nostr-tools (npm, pinned),
-#   3. the interop tests against the Interledger JS reference stack (npm, pinned).
+#   3. the interop tests against the Interledger JS reference stack (npm, pinned),
+#   4. a few seconds of coverage-guided fuzzing per protocol parser (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,9 @@ cargo build --locked -p btpnips
 
 say "Rust tests (cargo nextest)"
 cargo nextest run --locked --workspace --no-fail-fast
+
+say "fuzzing every protocol parser briefly from its committed corpus (scripts/fuzz.sh 3)"
+./scripts/fuzz.sh "${FUZZ_SECONDS:-3}"
 
 say "installing the pinned npm packages (nostr-tools; the Interledger JS reference stack)"
 (cd tests/system && npm ci --no-audit --no-fund --loglevel=error)
