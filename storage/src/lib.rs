@@ -11,6 +11,7 @@
 //! behind these types so PostgreSQL can be added.
 #![warn(missing_docs)]
 
+mod channels;
 mod error;
 mod events;
 mod filter_json;
@@ -29,7 +30,7 @@ use sqlx::Connection;
 pub use error::StorageError;
 pub use events::MAX_QUERY_EVENTS;
 pub use records::{
-    Account, Direction, InsertOutcome, LedgerEntry, LedgerOutcome, Op, OpOutcome, PeerRecord, SubscriptionRecord,
+    Account, ChannelRecord, Direction, InsertOutcome, LedgerEntry, LedgerOutcome, Op, OpOutcome, PeerRecord, SubscriptionRecord,
 };
 pub use writer::{WriterHandle, WriterStats, MAX_BATCH};
 
@@ -109,6 +110,11 @@ impl Storage {
     /// All peers, ordered by account id.
     pub async fn peers(&self) -> Result<Vec<PeerRecord>, StorageError> {
         tables::peers(&mut *self.read.acquire().await?).await
+    }
+
+    /// All payment channels.
+    pub async fn channels(&self) -> Result<Vec<ChannelRecord>, StorageError> {
+        channels::list(&mut *self.read.acquire().await?).await
     }
 
     /// A meta value, `None` if never set.

@@ -36,6 +36,9 @@ pub enum Op {
     },
     /// Insert or fully replace the peer keyed by `account_id`.
     UpsertPeer(PeerRecord),
+    /// Insert a channel keyed by (peer, direction, channel_id), or replace one with a lower
+    /// `revision` (writes that reach the writer late never roll a channel back).
+    UpsertChannel(ChannelRecord),
     /// Set (insert or replace) a meta key.
     SetMeta {
         /// Key.
@@ -203,4 +206,42 @@ pub struct PeerRecord {
     pub prices: serde_json::Value,
     /// Last contact, unix seconds.
     pub last_seen: u64,
+}
+
+/// A unidirectional payment channel with a peer (issue 4). Key: (peer, direction, channel_id).
+///
+/// `direction` is [`Direction::Outbound`] when we are the sender (we pay the peer) and
+/// [`Direction::Inbound`] when we are the recipient. Token amounts (`deposit`, `claimed`) are
+/// decimal strings of token base units (wei for ETH): they exceed 64 bits.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelRecord {
+    /// Peer account id.
+    pub peer: String,
+    /// Outbound: we pay; inbound: we are paid.
+    pub direction: Direction,
+    /// On-chain channel id, 0x-prefixed hex.
+    pub channel_id: String,
+    /// EVM chain id.
+    pub chain_id: u64,
+    /// Channel contract address, 0x hex.
+    pub contract: String,
+    /// Sender's EVM address.
+    pub sender: String,
+    /// Recipient's EVM address.
+    pub recipient: String,
+    /// Deposit confirmed on chain, token base units (decimal).
+    pub deposit: String,
+    /// Expiry, unix seconds.
+    pub expiry: u64,
+    /// Highest cumulative claim signed (outbound) or received and verified (inbound), token
+    /// base units (decimal).
+    pub claimed: String,
+    /// The signature of that claim, 0x hex (65 bytes), if any.
+    pub signature: Option<String>,
+    /// `open`, `closing`, `closed`, `reclaimed`, ...
+    pub status: String,
+    /// Monotonic revision (see [`Op::UpsertChannel`]).
+    pub revision: u64,
+    /// Unix seconds.
+    pub updated_at: u64,
 }

@@ -212,6 +212,10 @@ async fn apply_ops(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<OpOutc
                 tables::upsert_peer(conn, p).await?;
                 OpOutcome::Done
             }
+            Op::UpsertChannel(c) => {
+                crate::channels::upsert(conn, c).await?;
+                OpOutcome::Done
+            }
             Op::SetMeta { key, value } => {
                 tables::set_meta(conn, key, value).await?;
                 OpOutcome::Done

@@ -197,3 +197,32 @@ async fn records_serialize_for_status_json() {
     assert_eq!(d, Direction::Outbound);
     let _ = BTreeMap::<u8, u8>::new();
 }
+
+#[tokio::test]
+async fn channels_round_trip_and_never_roll_back() {
+    let (_d, path, s) = open().await;
+    let c = storage::ChannelRecord {
+        peer: "p1".into(),
+        direction: Direction::Inbound,
+        channel_id: format!("0x{}", "ab".repeat(32)),
+        chain_id: 31337,
+        contract: "0x5fbdb2315678afecb367f032d93f642f64180aa3".into(),
+        sender: "0x70997970c51812dc3a010c7d01b50e0d17dc79c8".into(),
+        recipient: "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266".into(),
+        deposit: "1000000000000000000".into(),
+        expiry: 1_900_000_000,
+        claimed: "30000000000000".into(),
+        signature: Some(format!("0x{}", "11".repeat(65))),
+        status: "open".into(),
+        revision: 2,
+        updated_at: 1_700_000_000,
+    };
+    s.writer().submit(vec![Op::UpsertChannel(c.clone())]).await.unwrap();
+    let mut stale = c.clone();
+    stale.revision = 1;
+    stale.claimed = "1".into();
+    s.writer().submit(vec![Op::UpsertChannel(stale)]).await.unwrap();
+    drop(s);
+    let s = Storage::open_sqlite(&path).await.unwrap();
+    assert_eq!(s.channels().await.unwrap(), vec![c]);
+}
