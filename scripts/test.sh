@@ -3,7 +3,9 @@
 #   1. every Rust test in the workspace (unit, property, peer-protocol; real SQLite files),
 #   2. the whole-system tests: real `btpnips` processes driven by nostr-tools (npm, pinned),
 #   3. the interop tests against the Interledger JS reference stack (npm, pinned),
-#   4. a few seconds of coverage-guided fuzzing per protocol parser (scripts/fuzz.sh).
+#   4. a few seconds of coverage-guided fuzzing per protocol parser (scripts/fuzz.sh),
+#   5. the channel contract's own suite (forge, against the committed artifact) and, through
+#      the Rust and system tests, a real EVM (anvil from npm, pinned in contracts/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +27,10 @@ fi
 say "building btpnips"
 cargo build --locked -p btpnips
 
+say "channel contract: pinned solc-js artifact check, forge suite, anvil smoke (contracts/scripts/test.sh)"
+./contracts/scripts/test.sh
+export ANVIL_BIN="$PWD/contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+
 say "Rust tests (cargo nextest)"
 cargo nextest run --locked --workspace --no-fail-fast
 
@@ -35,6 +41,6 @@ say "installing the pinned npm packages (nostr-tools; the Interledger JS referen
 (cd tests/system && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 
-say "system and interop tests (real btpnips processes, nostr-tools, ilp-protocol-stream, ilp-connector)"
+say "system and interop tests (real btpnips processes, nostr-tools, anvil, ilp-protocol-stream, ilp-connector)"
 BTPNIPS_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/btpnips" \
   node --test --test-concurrency=1 tests/system/ tests/interop/

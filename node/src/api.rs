@@ -27,6 +27,7 @@ pub async fn serve(node: Arc<Node>) -> anyhow::Result<SocketAddr> {
     let app = Router::new()
         .route("/api/status", get(status))
         .route("/api/pay", axum::routing::post(pay))
+        .route("/api/settlement/close", axum::routing::post(settlement_close))
         .with_state((node, Arc::new(token)));
     tokio::spawn(async move {
         let server = axum::serve(nodelay(listener), app).with_graceful_shutdown(async move {
@@ -93,6 +94,23 @@ async fn pay(
     {
         Ok(out) => Json(serde_json::json!({"destination": spsp.destination_account, "outcome": out})).into_response(),
         Err(e) => bad(StatusCode::BAD_GATEWAY, format!("payment failed: {e}")),
+    }
+}
+
+/// `POST /api/settlement/close` body: close, on chain, the channels from a peer that pay us.
+#[derive(serde::Deserialize)]
+struct CloseRequest {
+    /// The peer's account id (pubkey hex).
+    peer: String,
+}
+
+async fn settlement_close(State((node, token)): State<(Arc<Node>, Arc<String>)>, headers: HeaderMap, Json(req): Json<CloseRequest>) -> Response {
+    if let Err(r) = authorized(&headers, &token) {
+        return *r;
+    }
+    match crate::settlement::close_channels_from(&node, &req.peer).await {
+        Ok(ids) => Json(serde_json::json!({ "closed": ids })).into_response(),
+        Err(e) => (StatusCode::CONFLICT, Json(serde_json::json!({ "error": e }))).into_response(),
     }
 }
 

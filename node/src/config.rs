@@ -78,6 +78,51 @@ pub struct FeeConfig {
     pub basis_points: u32,
 }
 
+/// On-chain settlement through unidirectional payment channels (issue 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SettlementConfig {
+    /// Settle on chain at all.
+    pub enabled: bool,
+    /// Preset: "base" (8453), "base-sepolia" (84532) or "anvil" (31337); sets chain id and RPC.
+    pub chain: String,
+    /// JSON-RPC URL (overrides the preset's).
+    pub rpc_url: Option<String>,
+    /// Channel contract address, 0x hex. Required when enabled.
+    pub contract: Option<String>,
+    /// Decimals of the settlement token (18 for ETH): one asset unit is
+    /// 10^(token_decimals − asset_scale) token base units.
+    pub token_decimals: u8,
+    /// Deposit of each channel we open (and of each top-up), asset units.
+    pub deposit: u64,
+    /// What we owe a peer (asset units) before we sign a new claim for it.
+    pub settle_threshold: u64,
+    /// Lifetime of a channel we open, seconds.
+    pub channel_lifetime_secs: u64,
+    /// We close a channel paying us when less than this (seconds) is left before expiry, and
+    /// refuse claims on channels closer than this to expiry.
+    pub close_margin_secs: u64,
+    /// How often the engine looks at balances and the chain, milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for SettlementConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            chain: "base-sepolia".into(),
+            rpc_url: None,
+            contract: None,
+            token_decimals: 18,
+            deposit: 1_000_000,
+            settle_threshold: 10_000,
+            channel_lifetime_secs: 7 * 86_400,
+            close_margin_secs: 86_400,
+            poll_interval_ms: 2_000,
+        }
+    }
+}
+
 /// The whole node configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
@@ -112,6 +157,8 @@ pub struct Config {
     pub fee: FeeConfig,
     /// Default credit limit per account (asset units): what a peer may owe us unsettled.
     pub default_credit_limit: u64,
+    /// On-chain settlement.
+    pub settlement: SettlementConfig,
 }
 
 impl Default for Config {
@@ -132,6 +179,7 @@ impl Default for Config {
             accounts: Vec::new(),
             fee: FeeConfig::default(),
             default_credit_limit: 10_000_000,
+            settlement: SettlementConfig::default(),
         }
     }
 }

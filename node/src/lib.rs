@@ -13,6 +13,7 @@ pub mod keys;
 pub mod link;
 pub mod node;
 pub mod relay;
+pub mod settlement;
 pub mod spsp;
 pub mod status;
 pub mod stream;

@@ -27,6 +27,12 @@ enum Command {
     Init,
     /// Print a running node's status (peers, subscriptions, balances) as JSON.
     Status,
+    /// Close, on chain, the payment channels from a peer that pay this node (highest claim).
+    SettleClose {
+        /// The peer's account id (its pubkey hex).
+        #[arg(long)]
+        peer: String,
+    },
     /// Pay a plain Interledger receiver (SPSP, RFC 9) through the running node.
     Pay {
         /// SPSP endpoint URL, e.g. http://127.0.0.1:8080/.well-known/pay
@@ -64,6 +70,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Status => {
             let json = btpnips::api::fetch_status(&config).await?;
+            println!("{}", serde_json::to_string_pretty(&json)?);
+            Ok(())
+        }
+        Command::SettleClose { peer } => {
+            let json = btpnips::api::call(&config, "POST", "/api/settlement/close", Some(serde_json::json!({ "peer": peer }))).await?;
             println!("{}", serde_json::to_string_pretty(&json)?);
             Ok(())
         }

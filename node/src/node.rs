@@ -44,6 +44,8 @@ pub struct Node {
     pub stream: crate::stream::Endpoint,
     /// BTP-NIPs subscription state (both directions).
     pub subs: crate::btpnips::Subscriptions,
+    /// The settlement engine, when `settlement.enabled`.
+    pub settlement: Option<crate::settlement::Engine>,
     /// What each SPSP receiver has received.
     pub spsp: crate::spsp::Receipts,
     /// Amounts in flight per account, for credit limits.
@@ -85,6 +87,11 @@ impl Node {
             None => format!("test.btpnips.{}", &key.pubkey_hex[..16]).parse().map_err(|e| anyhow::anyhow!("{e}"))?,
         };
         let storage = Storage::open_sqlite(&config.data_dir.join(DB_FILE)).await.context("opening database")?;
+        let settlement = if config.settlement.enabled {
+            Some(crate::settlement::Engine::new(&config.settlement, config.asset_scale, &key.secret)?)
+        } else {
+            None
+        };
         let (hub, _) = broadcast::channel(4096);
         let (shutdown, _) = watch::channel(false);
         let node = Arc::new(Node {
@@ -99,6 +106,7 @@ impl Node {
             peers: Default::default(),
             stream: Default::default(),
             subs: Default::default(),
+            settlement,
             spsp: Default::default(),
             pending: Default::default(),
             bound: Default::default(),
@@ -106,6 +114,7 @@ impl Node {
             config,
         });
         crate::btpnips::restore(&node).await.context("restoring subscriptions")?;
+        crate::settlement::start(&node).await.context("starting settlement")?;
         let relay = crate::relay::serve(node.clone()).await.context("binding relay endpoint")?;
         let api = crate::api::serve(node.clone()).await.context("binding operator API")?;
         let peer = crate::link::listen(node.clone()).await.context("binding peer listener")?;
@@ -157,6 +166,7 @@ impl Node {
                 event_delivered: p.event_delivered,
                 delivery_credit: p.delivery_credit,
             },
+            settlement: self.settlement.as_ref().map(|s| s.info()),
         }
     }
 

@@ -14,6 +14,7 @@ pub async fn status(node: &Arc<Node>) -> Result<Value, storage::StorageError> {
     let accounts = node.storage.accounts().await?;
     let stored_peers = node.storage.peers().await?;
     let events = node.storage.event_count().await?;
+    let channels = node.storage.channels().await?;
     let links = node.links.all();
     let peers: Vec<Value> = stored_peers
         .iter()
@@ -54,6 +55,8 @@ pub async fn status(node: &Arc<Node>) -> Result<Value, storage::StorageError> {
             "account": l.account, "relation": l.relation, "direction": l.direction, "btpnips": l.info.is_some(),
         })).collect::<Vec<_>>(),
         "spsp_receipts": node.spsp.snapshot(),
+        "settlement": node.settlement.as_ref().map(|e| e.info()),
+        "channels": channels,
         "events_stored": events,
     }))
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use protocol::btp::{self, BtpPacket};
+use protocol::btp::{self, BtpPacket, ProtocolData};
 use protocol::btpnips::info::NodeInfo;
 use protocol::ilp::{Packet, Prepare};
 use tokio::net::{TcpListener, TcpStream};
@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::{handshake, LinkError, LinkHandle, SendPrepare};
+use super::{handshake, LinkError, LinkHandle, LinkRequest};
 use crate::config::{AccountConfig, BootstrapPeer, Relation};
 use crate::connector::{self, Source};
 use crate::node::Node;
@@ -186,16 +186,28 @@ async fn next_packet(ws: &mut Ws) -> anyhow::Result<BtpPacket> {
     }
 }
 
-type Pending = HashMap<
-    u32,
-    (tokio::time::Instant, oneshot::Sender<Result<Result<protocol::ilp::Fulfill, protocol::ilp::Reject>, LinkError>>),
->;
+/// What a request id is waiting for.
+enum Waiting {
+    Ilp(oneshot::Sender<Result<Result<protocol::ilp::Fulfill, protocol::ilp::Reject>, LinkError>>),
+    Message(oneshot::Sender<Result<Vec<ProtocolData>, LinkError>>),
+}
+
+impl Waiting {
+    fn fail(self, e: LinkError) {
+        match self {
+            Waiting::Ilp(r) => drop(r.send(Err(e))),
+            Waiting::Message(r) => drop(r.send(Err(e))),
+        }
+    }
+}
+
+type Pending = HashMap<u32, (tokio::time::Instant, Waiting)>;
 
 /// Drive one authenticated link until it closes.
 async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
     let account = who.account.clone();
     let link_id = NEXT_LINK_ID.fetch_add(1, Ordering::Relaxed);
-    let (tx, mut commands) = mpsc::channel::<SendPrepare>(1024);
+    let (tx, mut commands) = mpsc::channel::<LinkRequest>(1024);
     let handle =
         LinkHandle { account: account.clone(), link_id, info: who.info, relation: who.relation, direction, tx };
     let (mut sink, mut source) = ws.split();
@@ -223,11 +235,15 @@ async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
                 pending.retain(|_, (deadline, _)| *deadline > now);
             }
             cmd = commands.recv() => {
-                let Some(SendPrepare { prepare, reply }) = cmd else { break };
+                let Some(cmd) = cmd else { break };
                 next_id = next_id.wrapping_add(1);
-                let frame = BtpPacket::Message { request_id: next_id, protocol_data: vec![btp::ilp_entry(prepare.encode())] };
+                let (protocol_data, waiting) = match cmd {
+                    LinkRequest::Prepare { prepare, reply } => (vec![btp::ilp_entry(prepare.encode())], Waiting::Ilp(reply)),
+                    LinkRequest::Message { protocol_data, reply } => (protocol_data, Waiting::Message(reply)),
+                };
+                let frame = BtpPacket::Message { request_id: next_id, protocol_data };
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-                pending.insert(next_id, (deadline, reply));
+                pending.insert(next_id, (deadline, waiting));
                 if out_tx.send(Message::binary(frame.encode())).await.is_err() { break; }
             }
             msg = source.next() => {
@@ -246,8 +262,8 @@ async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
             }
         }
     }
-    for (_, (_, reply)) in pending.drain() {
-        let _ = reply.send(Err(LinkError::Closed));
+    for (_, (_, waiting)) in pending.drain() {
+        waiting.fail(LinkError::Closed);
     }
     drop(out_tx);
     let _ = writer.await;
@@ -255,18 +271,22 @@ async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
     tracing::info!(peer = %account, "peer link down");
 }
 
-fn handle_frame(
-    node: &Arc<Node>,
-    account: &str,
-    packet: BtpPacket,
-    pending: &mut Pending,
-    out: &mpsc::Sender<Message>,
-) {
+fn handle_frame(node: &Arc<Node>, account: &str, packet: BtpPacket, pending: &mut Pending, out: &mpsc::Sender<Message>) {
     match packet {
         BtpPacket::Message { request_id, protocol_data } => {
-            let Some(entry) =
-                btp::find_entry(&protocol_data, "ilp").filter(|_| protocol_data[0].protocol_name == "ilp")
-            else {
+            let primary = protocol_data.first().map(|p| p.protocol_name.as_str()).unwrap_or_default();
+            if primary == protocol::btpnips::info::CLAIM_PROTOCOL_NAME {
+                let (node, account, out) = (node.clone(), account.to_owned(), out.clone());
+                tokio::spawn(async move {
+                    let frame = match crate::settlement::on_claim_message(&node, &account, &protocol_data[0].data).await {
+                        Ok(()) => BtpPacket::Response { request_id, protocol_data: vec![] },
+                        Err(why) => btp_error(request_id, "F00", "NotAcceptedError", &why),
+                    };
+                    let _ = out.send(Message::binary(frame.encode())).await;
+                });
+                return;
+            }
+            let Some(entry) = btp::find_entry(&protocol_data, "ilp").filter(|_| primary == "ilp") else {
                 let _ = out.try_send(Message::binary(
                     btp_error(request_id, "F01", "InvalidFieldsError", "primary protocol must be ilp").encode(),
                 ));
@@ -290,19 +310,24 @@ fn handle_frame(
             });
         }
         BtpPacket::Response { request_id, protocol_data } => {
-            let Some((_, reply)) = pending.remove(&request_id) else { return };
-            let result = match btp::find_entry(&protocol_data, "ilp").map(|e| Packet::decode(&e.data)) {
-                Some(Ok(Packet::Fulfill(f))) => Ok(Ok(f)),
-                Some(Ok(Packet::Reject(r))) => Ok(Err(r)),
-                Some(Ok(Packet::Prepare(_))) => Err(LinkError::Malformed("Prepare in a Response".into())),
-                Some(Err(e)) => Err(LinkError::Malformed(e.to_string())),
-                None => Err(LinkError::Malformed("Response without ilp entry".into())),
-            };
-            let _ = reply.send(result);
+            let Some((_, waiting)) = pending.remove(&request_id) else { return };
+            match waiting {
+                Waiting::Message(reply) => drop(reply.send(Ok(protocol_data))),
+                Waiting::Ilp(reply) => {
+                    let result = match btp::find_entry(&protocol_data, "ilp").map(|e| Packet::decode(&e.data)) {
+                        Some(Ok(Packet::Fulfill(f))) => Ok(Ok(f)),
+                        Some(Ok(Packet::Reject(r))) => Ok(Err(r)),
+                        Some(Ok(Packet::Prepare(_))) => Err(LinkError::Malformed("Prepare in a Response".into())),
+                        Some(Err(e)) => Err(LinkError::Malformed(e.to_string())),
+                        None => Err(LinkError::Malformed("Response without ilp entry".into())),
+                    };
+                    let _ = reply.send(result);
+                }
+            }
         }
-        BtpPacket::Error { request_id, code, name, .. } => {
-            if let Some((_, reply)) = pending.remove(&request_id) {
-                let _ = reply.send(Err(LinkError::Btp(format!("{code} {name}"))));
+        BtpPacket::Error { request_id, code, name, data, .. } => {
+            if let Some((_, waiting)) = pending.remove(&request_id) {
+                waiting.fail(LinkError::Btp(format!("{code} {name}: {}", String::from_utf8_lossy(&data))));
             }
         }
         BtpPacket::Transfer { request_id, .. } => {

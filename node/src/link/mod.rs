@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use protocol::btp::ProtocolData;
 use protocol::btpnips::info::NodeInfo;
 use protocol::ilp::{Fulfill, Prepare, Reject};
 use tokio::sync::{mpsc, oneshot};
@@ -33,10 +34,13 @@ pub enum LinkError {
     Malformed(String),
 }
 
-/// A request to a link's task: send this Prepare and answer on `reply`.
-pub(crate) struct SendPrepare {
-    pub prepare: Prepare,
-    pub reply: oneshot::Sender<Result<Result<Fulfill, Reject>, LinkError>>,
+/// A request to a link's task.
+pub(crate) enum LinkRequest {
+    /// Send this ILP Prepare; answer with the Fulfill or Reject.
+    Prepare { prepare: Prepare, reply: oneshot::Sender<Result<Result<Fulfill, Reject>, LinkError>> },
+    /// Send a BTP Message with these protocol-data entries (not ILP, e.g. a settlement
+    /// claim); answer with the Response's entries.
+    Message { protocol_data: Vec<ProtocolData>, reply: oneshot::Sender<Result<Vec<ProtocolData>, LinkError>> },
 }
 
 /// Handle to one live link. Clone freely.
@@ -53,7 +57,7 @@ pub struct LinkHandle {
     pub relation: crate::config::Relation,
     /// "inbound" (the peer dialed us) or "outbound" (we dialed).
     pub direction: &'static str,
-    pub(crate) tx: mpsc::Sender<SendPrepare>,
+    pub(crate) tx: mpsc::Sender<LinkRequest>,
 }
 
 impl LinkHandle {
@@ -66,7 +70,21 @@ impl LinkHandle {
         timeout: Duration,
     ) -> Result<Result<Fulfill, Reject>, LinkError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(SendPrepare { prepare, reply }).await.map_err(|_| LinkError::Closed)?;
+        self.tx.send(LinkRequest::Prepare { prepare, reply }).await.map_err(|_| LinkError::Closed)?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(LinkError::Closed),
+            Err(_) => Err(LinkError::Timeout),
+        }
+    }
+
+    /// Send a non-ILP BTP Message (RFC 23) and wait for the Response's entries.
+    ///
+    /// Errors: [`LinkError::Btp`] when the peer answers with a BTP Error (its data in the
+    /// message), or the link closed / timed out.
+    pub async fn send_message(&self, protocol_data: Vec<ProtocolData>, timeout: Duration) -> Result<Vec<ProtocolData>, LinkError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(LinkRequest::Message { protocol_data, reply }).await.map_err(|_| LinkError::Closed)?;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(LinkError::Closed),

@@ -76,6 +76,7 @@ pub fn my_info(pubkey: &[u8; 32]) -> ProtocolData {
             event_delivered: 0,
             delivery_credit: 0,
         },
+        settlement: None,
     };
     ProtocolData {
         protocol_name: info::PROTOCOL_NAME.into(),

@@ -24,6 +24,40 @@ pub struct Prices {
     pub delivery_credit: u64,
 }
 
+/// Where a node settles (issue 4): the EVM chain, the channel contract, and the node's EVM
+/// address (the same secp256k1 key as its Nostr identity). Peers that agree on chain and
+/// contract open channels to each other; claims travel as [`CLAIM_PROTOCOL_NAME`] entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementInfo {
+    /// EVM chain id (8453 Base, 84532 Base Sepolia, 31337 anvil).
+    pub chain_id: u64,
+    /// Channel contract address, 0x hex.
+    pub contract: String,
+    /// The node's EVM address, 0x hex.
+    pub address: String,
+    /// Token base units (e.g. wei) per asset unit of the link, as a decimal string
+    /// (10^(token decimals − asset scale): 10^9 for ETH at asset scale 9).
+    pub base_units_per_unit: String,
+}
+
+/// BTP protocol-data entry name of a payment-channel claim (docs/btp-nips.md §6).
+pub const CLAIM_PROTOCOL_NAME: &str = "btpnips_claim";
+
+/// A cumulative claim on a unidirectional channel, sent by the payer over the link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimMessage {
+    /// EVM chain id.
+    pub chain_id: u64,
+    /// Channel contract, 0x hex.
+    pub contract: String,
+    /// Channel id, 0x hex (32 bytes).
+    pub channel_id: String,
+    /// Cumulative amount, token base units, decimal string.
+    pub cumulative_amount: String,
+    /// EIP-712 signature r‖s‖v, 0x hex (65 bytes).
+    pub signature: String,
+}
+
 /// A node's self-description on a link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeInfo {
@@ -39,6 +73,9 @@ pub struct NodeInfo {
     pub asset_scale: u8,
     /// Prices for subscribing to this node.
     pub prices: Prices,
+    /// Settlement details, when the node settles on chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settlement: Option<SettlementInfo>,
 }
 
 impl NodeInfo {

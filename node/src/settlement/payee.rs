@@ -1,0 +1,169 @@
+//! Being paid: verify claims, keep the highest, credit once, close on chain in time.
+use std::sync::Arc;
+
+use contracts::{verify_claim, Claim, B256};
+use protocol::btpnips::info::ClaimMessage;
+use storage::{ChannelRecord, Direction, Op};
+
+use super::{parse_u256, Engine, U256};
+use crate::node::Node;
+
+/// Verify and apply one claim from `peer`. Claims are applied one at a time per node (the
+/// engine's claim lock), so two claims in flight can never both count the same difference.
+pub(super) async fn on_claim(node: &Arc<Node>, engine: &Engine, peer: &str, msg: ClaimMessage) -> Result<(), String> {
+    let _one_at_a_time = engine.claim_lock.lock().await;
+    if msg.chain_id != engine.domain.chain_id || !msg.contract.eq_ignore_ascii_case(&engine.domain.contract.to_checksum(None)) {
+        return Err("claim for another chain or contract".into());
+    }
+    let sender: contracts::Address = {
+        let peers = node.peers.lock().expect("poisoned");
+        let s = peers.get(peer).and_then(|i| i.settlement.as_ref()).ok_or("peer announced no settlement address")?;
+        s.address.parse().map_err(|e| format!("peer address: {e}"))?
+    };
+    let id: B256 = msg.channel_id.parse().map_err(|e| format!("channel id: {e}"))?;
+    let cumulative = parse_u256(&msg.cumulative_amount)?;
+    let mut signature = [0u8; 65];
+    hex::decode_to_slice(msg.signature.trim_start_matches("0x"), &mut signature).map_err(|_| "signature is not 65 bytes of hex")?;
+
+    let mut ch = match engine.channel(peer, Direction::Inbound) {
+        Some(c) if c.channel_id.eq_ignore_ascii_case(&msg.channel_id) => c,
+        _ => first_sight(engine, peer, id, sender).await?,
+    };
+    let previous = parse_u256(&ch.claimed)?;
+    if cumulative == previous {
+        return Ok(()); // a resend of what we have
+    }
+    if cumulative < previous {
+        return Err(format!("claim {cumulative} is lower than the {previous} already received"));
+    }
+    if cumulative > parse_u256(&ch.deposit)? {
+        // The payer may have topped up: only the chain's confirmed deposit counts.
+        let state = engine.client.channel(id).await.map_err(|e| format!("cannot read the channel: {e}"))?;
+        ch.deposit = state.deposit.to_string();
+        ch.expiry = state.expiry;
+        if cumulative > state.deposit {
+            return Err(format!("claim {cumulative} exceeds the confirmed deposit {}", state.deposit));
+        }
+    }
+    verify_claim(&engine.domain, &Claim { channel_id: id, cumulative_amount: cumulative }, &signature, sender)
+        .map_err(|e| format!("invalid claim: {e}"))?;
+    let units = (cumulative / engine.base_units_per_unit) - (previous / engine.base_units_per_unit);
+    let units: u64 = units.try_into().map_err(|_| "claim difference too large")?;
+    ch.claimed = cumulative.to_string();
+    ch.signature = Some(msg.signature.clone());
+    ch.revision += 1;
+    ch.updated_at = crate::clock::now_secs();
+    let entry = crate::connector::ledger_entry(
+        node,
+        peer,
+        -(units as i64),
+        format!("claim-in:{}:{}", ch.channel_id, ch.claimed),
+        "payment-channel claim received",
+    );
+    node.storage
+        .writer()
+        .submit(vec![Op::UpsertChannel(ch.clone()), Op::Ledger(entry)])
+        .await
+        .map_err(|e| format!("could not store the claim: {e}"))?;
+    tracing::info!(%peer, channel = %ch.channel_id, cumulative = %ch.claimed, units, "settlement: claim verified and credited");
+    engine.remember(ch);
+    Ok(())
+}
+
+/// A channel we have not seen: read it from the chain and check it pays us, from this peer,
+/// in ETH, open, and not about to expire.
+async fn first_sight(engine: &Engine, peer: &str, id: B256, sender: contracts::Address) -> Result<ChannelRecord, String> {
+    let state = engine.client.channel(id).await.map_err(|e| format!("cannot read the channel: {e}"))?;
+    let now = engine.client.block_timestamp().await.map_err(|e| format!("chain time: {e}"))?;
+    if state.sender != sender {
+        return Err("channel sender is not the peer's address".into());
+    }
+    if state.recipient != engine.client.address() {
+        return Err("channel does not pay this node".into());
+    }
+    if state.token != contracts::Address::ZERO {
+        return Err("only ETH channels are accepted".into());
+    }
+    if state.closed {
+        return Err("channel is closed".into());
+    }
+    if state.expiry <= now + engine.config.close_margin_secs {
+        return Err("channel expires too soon".into());
+    }
+    Ok(ChannelRecord {
+        peer: peer.to_owned(),
+        direction: Direction::Inbound,
+        channel_id: id.to_string(),
+        chain_id: engine.domain.chain_id,
+        contract: engine.domain.contract.to_checksum(None),
+        sender: sender.to_checksum(None),
+        recipient: engine.client.address().to_checksum(None),
+        deposit: state.deposit.to_string(),
+        expiry: state.expiry,
+        claimed: "0".into(),
+        signature: None,
+        status: "open".into(),
+        revision: 0,
+        updated_at: crate::clock::now_secs(),
+    })
+}
+
+/// Close, on chain, every channel from `peer` that pays us, with the highest claim. Returns
+/// the closed channel ids. Errors: nothing to close, or the chain refused.
+pub async fn close_channels_from(node: &Arc<Node>, peer: &str) -> Result<Vec<String>, String> {
+    let engine = node.settlement.as_ref().ok_or("this node does not settle on chain")?;
+    let Some(ch) = engine.channel(peer, Direction::Inbound).filter(|c| c.status == "open") else {
+        return Err(format!("no open channel from {peer}"));
+    };
+    close(node, engine, ch).await.map(|id| vec![id])
+}
+
+async fn close(node: &Arc<Node>, engine: &Engine, mut ch: ChannelRecord) -> Result<String, String> {
+    let Some(sig) = ch.signature.clone() else { return Err("no claim received on this channel".into()) };
+    let mut signature = [0u8; 65];
+    hex::decode_to_slice(sig.trim_start_matches("0x"), &mut signature).map_err(|_| "stored signature is malformed")?;
+    let id: B256 = ch.channel_id.parse().map_err(|e| format!("channel id: {e}"))?;
+    let amount: U256 = parse_u256(&ch.claimed)?;
+    let tx = engine.client.close(id, amount, &signature).await.map_err(|e| format!("close: {e}"))?;
+    ch.status = "closed".into();
+    ch.revision += 1;
+    ch.updated_at = crate::clock::now_secs();
+    node.storage.writer().submit(vec![Op::UpsertChannel(ch.clone())]).await.map_err(|e| e.to_string())?;
+    tracing::info!(peer = %ch.peer, channel = %ch.channel_id, amount = %amount, tx = %tx.tx_hash, gas = tx.gas_used, "settlement: closed channel on chain");
+    engine.remember(ch.clone());
+    Ok(ch.channel_id)
+}
+
+/// Chain-side housekeeping: close channels paying us before they expire, and notice our own
+/// channels being closed (then pull the refund).
+pub(super) async fn step(node: &Arc<Node>, engine: &Engine) {
+    let Ok(now) = engine.client.block_timestamp().await else { return };
+    let channels: Vec<ChannelRecord> = engine.channels.lock().expect("poisoned").values().cloned().collect();
+    for ch in channels {
+        match ch.direction {
+            Direction::Inbound if ch.status == "open" && ch.signature.is_some() && ch.expiry <= now + engine.config.close_margin_secs => {
+                if let Err(e) = close(node, engine, ch).await {
+                    tracing::warn!(error = %e, "settlement: close before expiry failed; will retry");
+                }
+            }
+            Direction::Outbound if ch.status == "open" => {
+                let Ok(id) = ch.channel_id.parse::<B256>() else { continue };
+                let Ok(state) = engine.client.channel(id).await else { continue };
+                if state.closed {
+                    let mut ch = ch;
+                    ch.status = "closed".into();
+                    ch.revision += 1;
+                    ch.updated_at = crate::clock::now_secs();
+                    if super::payer::claim_refund(engine).await.is_ok() {
+                        ch.status = "refunded".into();
+                    }
+                    if node.storage.writer().submit(vec![Op::UpsertChannel(ch.clone())]).await.is_ok() {
+                        tracing::info!(peer = %ch.peer, channel = %ch.channel_id, status = %ch.status, "settlement: our channel was closed by the payee");
+                        engine.channels.lock().expect("poisoned").remove(&(ch.peer.clone(), Direction::Outbound));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
