@@ -104,7 +104,11 @@ struct CloseRequest {
     peer: String,
 }
 
-async fn settlement_close(State((node, token)): State<(Arc<Node>, Arc<String>)>, headers: HeaderMap, Json(req): Json<CloseRequest>) -> Response {
+async fn settlement_close(
+    State((node, token)): State<(Arc<Node>, Arc<String>)>,
+    headers: HeaderMap,
+    Json(req): Json<CloseRequest>,
+) -> Response {
     if let Err(r) = authorized(&headers, &token) {
         return *r;
     }

@@ -74,7 +74,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::SettleClose { peer } => {
-            let json = btpnips::api::call(&config, "POST", "/api/settlement/close", Some(serde_json::json!({ "peer": peer }))).await?;
+            let json =
+                btpnips::api::call(&config, "POST", "/api/settlement/close", Some(serde_json::json!({ "peer": peer })))
+                    .await?;
             println!("{}", serde_json::to_string_pretty(&json)?);
             Ok(())
         }

@@ -1,8 +1,8 @@
 //! The `channels` table: payment-channel state per peer and direction.
 use sqlx::SqliteConnection;
 
-use crate::records::{ChannelRecord, Direction};
 use crate::error::{to_i64, to_u64};
+use crate::records::{ChannelRecord, Direction};
 use crate::StorageError;
 
 /// Apply [`crate::Op::UpsertChannel`]: insert, or replace a row with a lower revision.
@@ -50,7 +50,8 @@ pub(crate) async fn list(conn: &mut SqliteConnection) -> Result<Vec<ChannelRecor
         .map(|r| {
             Ok(ChannelRecord {
                 peer: r.0,
-                direction: Direction::parse(&r.1).ok_or_else(|| StorageError::Corrupt(format!("direction {:?}", r.1)))?,
+                direction: Direction::parse(&r.1)
+                    .ok_or_else(|| StorageError::Corrupt(format!("direction {:?}", r.1)))?,
                 channel_id: r.2,
                 chain_id: to_u64("chain_id", r.3)?,
                 contract: r.4,

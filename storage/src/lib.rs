@@ -30,7 +30,8 @@ use sqlx::Connection;
 pub use error::StorageError;
 pub use events::MAX_QUERY_EVENTS;
 pub use records::{
-    Account, ChannelRecord, Direction, InsertOutcome, LedgerEntry, LedgerOutcome, Op, OpOutcome, PeerRecord, SubscriptionRecord,
+    Account, ChannelRecord, Direction, InsertOutcome, LedgerEntry, LedgerOutcome, Op, OpOutcome, PeerRecord,
+    SubscriptionRecord,
 };
 pub use writer::{WriterHandle, WriterStats, MAX_BATCH};
 

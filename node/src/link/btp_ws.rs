@@ -271,14 +271,21 @@ async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
     tracing::info!(peer = %account, "peer link down");
 }
 
-fn handle_frame(node: &Arc<Node>, account: &str, packet: BtpPacket, pending: &mut Pending, out: &mpsc::Sender<Message>) {
+fn handle_frame(
+    node: &Arc<Node>,
+    account: &str,
+    packet: BtpPacket,
+    pending: &mut Pending,
+    out: &mpsc::Sender<Message>,
+) {
     match packet {
         BtpPacket::Message { request_id, protocol_data } => {
             let primary = protocol_data.first().map(|p| p.protocol_name.as_str()).unwrap_or_default();
             if primary == protocol::btpnips::info::CLAIM_PROTOCOL_NAME {
                 let (node, account, out) = (node.clone(), account.to_owned(), out.clone());
                 tokio::spawn(async move {
-                    let frame = match crate::settlement::on_claim_message(&node, &account, &protocol_data[0].data).await {
+                    let frame = match crate::settlement::on_claim_message(&node, &account, &protocol_data[0].data).await
+                    {
                         Ok(()) => BtpPacket::Response { request_id, protocol_data: vec![] },
                         Err(why) => btp_error(request_id, "F00", "NotAcceptedError", &why),
                     };

@@ -82,7 +82,11 @@ impl LinkHandle {
     ///
     /// Errors: [`LinkError::Btp`] when the peer answers with a BTP Error (its data in the
     /// message), or the link closed / timed out.
-    pub async fn send_message(&self, protocol_data: Vec<ProtocolData>, timeout: Duration) -> Result<Vec<ProtocolData>, LinkError> {
+    pub async fn send_message(
+        &self,
+        protocol_data: Vec<ProtocolData>,
+        timeout: Duration,
+    ) -> Result<Vec<ProtocolData>, LinkError> {
         let (reply, rx) = oneshot::channel();
         self.tx.send(LinkRequest::Message { protocol_data, reply }).await.map_err(|_| LinkError::Closed)?;
         match tokio::time::timeout(timeout, rx).await {

@@ -63,8 +63,9 @@ impl Engine {
     /// Build the engine from config (no chain round trip: an unreachable RPC only delays
     /// on-chain work). Errors: missing contract, unknown preset, invalid key or address.
     pub fn new(config: &SettlementConfig, asset_scale: u8, secret_key: &[u8; 32]) -> Result<Engine, SettlementError> {
-        let preset = contracts::ChainPreset::by_name(&config.chain)
-            .ok_or_else(|| SettlementError::Config(format!("unknown chain preset {:?} (base, base-sepolia, anvil)", config.chain)))?;
+        let preset = contracts::ChainPreset::by_name(&config.chain).ok_or_else(|| {
+            SettlementError::Config(format!("unknown chain preset {:?} (base, base-sepolia, anvil)", config.chain))
+        })?;
         let rpc_url = config.rpc_url.clone().unwrap_or_else(|| preset.rpc_url.to_owned());
         let contract: contracts::Address = config
             .contract
@@ -127,7 +128,8 @@ pub async fn start(node: &Arc<Node>) -> Result<(), storage::StorageError> {
     let node = node.clone();
     tokio::spawn(async move {
         let mut stop = node.shutdown_signal();
-        let interval = Duration::from_millis(node.settlement.as_ref().map(|e| e.config.poll_interval_ms).unwrap_or(2000));
+        let interval =
+            Duration::from_millis(node.settlement.as_ref().map(|e| e.config.poll_interval_ms).unwrap_or(2000));
         loop {
             tick(&node).await;
             tokio::select! {

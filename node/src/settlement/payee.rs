@@ -12,7 +12,9 @@ use crate::node::Node;
 /// engine's claim lock), so two claims in flight can never both count the same difference.
 pub(super) async fn on_claim(node: &Arc<Node>, engine: &Engine, peer: &str, msg: ClaimMessage) -> Result<(), String> {
     let _one_at_a_time = engine.claim_lock.lock().await;
-    if msg.chain_id != engine.domain.chain_id || !msg.contract.eq_ignore_ascii_case(&engine.domain.contract.to_checksum(None)) {
+    if msg.chain_id != engine.domain.chain_id
+        || !msg.contract.eq_ignore_ascii_case(&engine.domain.contract.to_checksum(None))
+    {
         return Err("claim for another chain or contract".into());
     }
     let sender: contracts::Address = {
@@ -23,7 +25,8 @@ pub(super) async fn on_claim(node: &Arc<Node>, engine: &Engine, peer: &str, msg:
     let id: B256 = msg.channel_id.parse().map_err(|e| format!("channel id: {e}"))?;
     let cumulative = parse_u256(&msg.cumulative_amount)?;
     let mut signature = [0u8; 65];
-    hex::decode_to_slice(msg.signature.trim_start_matches("0x"), &mut signature).map_err(|_| "signature is not 65 bytes of hex")?;
+    hex::decode_to_slice(msg.signature.trim_start_matches("0x"), &mut signature)
+        .map_err(|_| "signature is not 65 bytes of hex")?;
 
     let mut ch = match engine.channel(peer, Direction::Inbound) {
         Some(c) if c.channel_id.eq_ignore_ascii_case(&msg.channel_id) => c,
@@ -72,7 +75,12 @@ pub(super) async fn on_claim(node: &Arc<Node>, engine: &Engine, peer: &str, msg:
 
 /// A channel we have not seen: read it from the chain and check it pays us, from this peer,
 /// in ETH, open, and not about to expire.
-async fn first_sight(engine: &Engine, peer: &str, id: B256, sender: contracts::Address) -> Result<ChannelRecord, String> {
+async fn first_sight(
+    engine: &Engine,
+    peer: &str,
+    id: B256,
+    sender: contracts::Address,
+) -> Result<ChannelRecord, String> {
     let state = engine.client.channel(id).await.map_err(|e| format!("cannot read the channel: {e}"))?;
     let now = engine.client.block_timestamp().await.map_err(|e| format!("chain time: {e}"))?;
     if state.sender != sender {
@@ -141,7 +149,11 @@ pub(super) async fn step(node: &Arc<Node>, engine: &Engine) {
     let channels: Vec<ChannelRecord> = engine.channels.lock().expect("poisoned").values().cloned().collect();
     for ch in channels {
         match ch.direction {
-            Direction::Inbound if ch.status == "open" && ch.signature.is_some() && ch.expiry <= now + engine.config.close_margin_secs => {
+            Direction::Inbound
+                if ch.status == "open"
+                    && ch.signature.is_some()
+                    && ch.expiry <= now + engine.config.close_margin_secs =>
+            {
                 if let Err(e) = close(node, engine, ch).await {
                     tracing::warn!(error = %e, "settlement: close before expiry failed; will retry");
                 }

@@ -21,7 +21,13 @@ pub(super) async fn step(node: &Arc<Node>, engine: &Engine, peer: &str, info: &S
     deliver_latest(node, engine, peer).await
 }
 
-async fn sign_new_claim(node: &Arc<Node>, engine: &Engine, peer: &str, info: &SettlementInfo, owed: u64) -> Result<(), String> {
+async fn sign_new_claim(
+    node: &Arc<Node>,
+    engine: &Engine,
+    peer: &str,
+    info: &SettlementInfo,
+    owed: u64,
+) -> Result<(), String> {
     let now = engine.client.block_timestamp().await.map_err(|e| format!("chain time: {e}"))?;
     let mut ch = match engine.channel(peer, Direction::Outbound) {
         Some(c) if c.status == "open" && c.expiry > now + engine.config.close_margin_secs => c,
@@ -66,7 +72,13 @@ async fn sign_new_claim(node: &Arc<Node>, engine: &Engine, peer: &str, info: &Se
 
 /// Open a channel to `peer` with the configured deposit; returns it once the chain confirmed
 /// it (the deposit counts only then).
-async fn open(node: &Arc<Node>, engine: &Engine, peer: &str, info: &SettlementInfo, now: u64) -> Result<ChannelRecord, String> {
+async fn open(
+    node: &Arc<Node>,
+    engine: &Engine,
+    peer: &str,
+    info: &SettlementInfo,
+    now: u64,
+) -> Result<ChannelRecord, String> {
     let recipient: contracts::Address = info.address.parse().map_err(|e| format!("peer address: {e}"))?;
     let deposit = to_base(engine, engine.config.deposit);
     let expiry = now + engine.config.channel_lifetime_secs;
@@ -133,4 +145,3 @@ pub(super) async fn claim_refund(engine: &Engine) -> Result<(), String> {
         Err(e) => Err(e.to_string()),
     }
 }
-

@@ -1,0 +1,226 @@
+//! The payee side of settlement under bad input, against a real anvil: a raw BTP peer (an
+//! anvil dev key) opens a real channel to the node and sends claims. Invalid, lower,
+//! replayed, over-deposit, wrong-chain and forged claims are refused with a reason and credit
+//! nothing; a valid claim credits its increase exactly once.
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use btpnips::config::SettlementConfig;
+use btpnips::node::Node;
+use contracts::{sign_claim, ChannelClient, ChannelDomain, Claim, U256};
+use futures_util::SinkExt;
+use protocol::btp::{BtpPacket, ContentType, ProtocolData};
+use protocol::btpnips::info::{self, ClaimMessage, SettlementInfo, CLAIM_PROTOCOL_NAME};
+use support::{next, pubkey_of, test_config};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Anvil's deterministic dev keys 0 and 1 (funded with 10 000 ETH each).
+const NODE_KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const PEER_KEY: &str = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+const OTHER_KEY: &str = "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+
+struct AnvilProc(Child, String);
+impl Drop for AnvilProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+fn anvil() -> AnvilProc {
+    let bin = std::env::var("ANVIL_BIN").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil").into()
+    });
+    assert!(
+        std::path::Path::new(&bin).is_file(),
+        "anvil not found at {bin}: run npm ci in contracts/ (scripts/test.sh does)"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(bin)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(Ok(line)) = lines.next() {
+        if line.contains("Listening on") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    AnvilProc(child, format!("http://127.0.0.1:{port}"))
+}
+
+fn key(hex_key: &str) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    hex::decode_to_slice(hex_key, &mut k).unwrap();
+    k
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_claims_are_refused_with_a_reason_and_a_good_one_counts_once() {
+    let chain = anvil();
+    let (node_key, peer_key) = (key(NODE_KEY), key(PEER_KEY));
+    let contract = ChannelClient::deploy(&chain.1, &peer_key).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("node.key"), NODE_KEY).unwrap();
+    let mut config = test_config(dir.path());
+    config.settlement = SettlementConfig {
+        enabled: true,
+        chain: "anvil".into(),
+        rpc_url: Some(chain.1.clone()),
+        contract: Some(contract.to_checksum(None)),
+        close_margin_secs: 600,
+        poll_interval_ms: 200,
+        ..SettlementConfig::default()
+    };
+    let node = Node::start(config).await.unwrap();
+    let ours = node.info().settlement.unwrap();
+
+    // The peer: a btpnips identity with settlement info, and a real channel paying the node.
+    let peer_chain = ChannelClient::new(&chain.1, contract, &peer_key).unwrap();
+    let peer_settlement = SettlementInfo {
+        chain_id: 31337,
+        contract: ours.contract.clone(),
+        address: peer_chain.address().to_checksum(None),
+        base_units_per_unit: ours.base_units_per_unit.clone(),
+    };
+    let (mut peer, _) = connect_with_settlement(&node, peer_key, peer_settlement).await;
+    let now = peer_chain.block_timestamp().await.unwrap();
+    let deposit = U256::from(10u64).pow(U256::from(15u64)); // 1e15 wei = 1 000 000 units
+    let id = peer_chain.open_eth(ours.address.parse().unwrap(), deposit, now + 86_400).await.unwrap();
+    let domain = ChannelDomain { chain_id: 31337, contract };
+    let unit = U256::from(1_000_000_000u64);
+    let claim = |amount: U256, signer: &[u8; 32], chain_id: u64| ClaimMessage {
+        chain_id,
+        contract: ours.contract.clone(),
+        channel_id: id.to_string(),
+        cumulative_amount: amount.to_string(),
+        signature: format!(
+            "0x{}",
+            hex::encode(sign_claim(signer, &domain, &Claim { channel_id: id, cumulative_amount: amount }).unwrap())
+        ),
+    };
+    let balance = |node: &Node| {
+        let storage = node.storage.clone();
+        let account = hex::encode(pubkey_of(&peer_key));
+        async move { storage.account(&account).await.unwrap().map(|a| a.balance).unwrap_or(0) }
+    };
+
+    assert_eq!(send_claim(&mut peer, &claim(unit * U256::from(300u64), &peer_key, 31337)).await, Ok(()));
+    assert_eq!(balance(&node).await, -300, "300 units credited");
+    assert_eq!(
+        send_claim(&mut peer, &claim(unit * U256::from(300u64), &peer_key, 31337)).await,
+        Ok(()),
+        "a replay is acknowledged"
+    );
+    assert_eq!(balance(&node).await, -300, "...and not counted twice");
+
+    let refusals = [
+        (claim(unit * U256::from(200u64), &peer_key, 31337), "lower"),
+        (claim(deposit + unit, &peer_key, 31337), "exceeds the confirmed deposit"),
+        (claim(unit * U256::from(400u64), &key(OTHER_KEY), 31337), "invalid claim"),
+        (claim(unit * U256::from(400u64), &peer_key, 1), "another chain"),
+    ];
+    for (c, why) in refusals {
+        let err = send_claim(&mut peer, &c).await.unwrap_err();
+        assert!(err.contains(why), "{why}: {err}");
+        assert_eq!(balance(&node).await, -300, "a refused claim credits nothing ({why})");
+    }
+    let mut bad_sig = claim(unit * U256::from(400u64), &peer_key, 31337);
+    bad_sig.signature = format!("0x{}", "00".repeat(65));
+    assert!(send_claim(&mut peer, &bad_sig).await.unwrap_err().contains("invalid claim"));
+
+    assert_eq!(send_claim(&mut peer, &claim(unit * U256::from(450u64), &peer_key, 31337)).await, Ok(()));
+    assert_eq!(balance(&node).await, -450, "only the increase counts");
+
+    // Restart: the highest claim is still there and a replay still counts nothing.
+    node.shutdown();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(peer);
+    let mut config = test_config(dir.path());
+    config.settlement = node.config.settlement.clone();
+    let node = Node::start(config).await.unwrap();
+    let (mut peer, _) = connect_with_settlement(&node, peer_key, node_settlement_of(&peer_chain, &ours)).await;
+    assert_eq!(send_claim(&mut peer, &claim(unit * U256::from(450u64), &peer_key, 31337)).await, Ok(()));
+    assert_eq!(balance(&node).await, -450);
+    assert!(send_claim(&mut peer, &claim(unit * U256::from(400u64), &peer_key, 31337))
+        .await
+        .unwrap_err()
+        .contains("lower"));
+    let _ = node_key;
+    node.shutdown();
+}
+
+fn node_settlement_of(peer_chain: &ChannelClient, ours: &SettlementInfo) -> SettlementInfo {
+    SettlementInfo {
+        chain_id: 31337,
+        contract: ours.contract.clone(),
+        address: peer_chain.address().to_checksum(None),
+        base_units_per_unit: ours.base_units_per_unit.clone(),
+    }
+}
+
+async fn connect_with_settlement(
+    node: &Node,
+    secret: [u8; 32],
+    settlement: SettlementInfo,
+) -> (support::Peer, BtpPacket) {
+    let pubkey = pubkey_of(&secret);
+    let addr = node.bound.lock().unwrap().peer.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}")).await.unwrap();
+    let now = chrono::Utc::now().timestamp() as u64;
+    let token = protocol::btpnips::auth::make_token(&secret, &node.key.pubkey, now, &[7; 32]).unwrap();
+    let mut msg = protocol::btp::auth_message(1, &hex::encode(pubkey), &token);
+    let info = info::NodeInfo {
+        version: 1,
+        pubkey: hex::encode(pubkey),
+        ilp_address: format!("test.btpnips.payer{}", &hex::encode(pubkey)[..8]),
+        asset_code: "ETH".into(),
+        asset_scale: 9,
+        prices: info::Prices {
+            subscription: 0,
+            subscription_period_secs: 3600,
+            event_delivered: 0,
+            delivery_credit: 0,
+        },
+        settlement: Some(settlement),
+    };
+    if let BtpPacket::Message { protocol_data, .. } = &mut msg {
+        protocol_data.push(ProtocolData {
+            protocol_name: info::PROTOCOL_NAME.into(),
+            content_type: ContentType::ApplicationJson,
+            data: info.to_json_bytes(),
+        });
+    }
+    ws.send(Message::binary(msg.encode())).await.unwrap();
+    let reply = next(&mut ws).await.expect("auth reply");
+    tokio::time::sleep(Duration::from_millis(100)).await; // let the node register the link
+    (support::Peer { secret, pubkey, ws, next_id: 10, backlog: Default::default() }, reply)
+}
+
+/// Send a claim; `Ok` for a BTP Response, `Err(reason)` for a BTP Error.
+async fn send_claim(peer: &mut support::Peer, claim: &ClaimMessage) -> Result<(), String> {
+    peer.next_id += 1;
+    let request_id = peer.next_id;
+    let entry = ProtocolData {
+        protocol_name: CLAIM_PROTOCOL_NAME.into(),
+        content_type: ContentType::ApplicationJson,
+        data: serde_json::to_vec(claim).unwrap(),
+    };
+    peer.ws
+        .send(Message::binary(BtpPacket::Message { request_id, protocol_data: vec![entry] }.encode()))
+        .await
+        .unwrap();
+    loop {
+        match next(&mut peer.ws).await.expect("reply") {
+            BtpPacket::Response { request_id: id, .. } if id == request_id => return Ok(()),
+            BtpPacket::Error { request_id: id, data, .. } if id == request_id => {
+                return Err(String::from_utf8_lossy(&data).into())
+            }
+            _ => continue,
+        }
+    }
+}
