@@ -15,10 +15,8 @@ use protocol::ilp::{Address, ErrorCode};
 use protocol::spsp::SpspResponse;
 use serde::Serialize;
 use sha2::Sha256;
-use storage::Op;
 
 use crate::btpnips::Refusal;
-use crate::connector::Source;
 use crate::node::Node;
 use crate::stream::{PacketContext, StreamDelivery};
 
@@ -94,18 +92,8 @@ pub async fn on_stream_packet(
     ctx: PacketContext,
     deliveries: Vec<StreamDelivery>,
 ) -> Result<(), Refusal> {
-    if ctx.amount > 0 {
-        let Source::Peer(account) = &ctx.from else {
-            return Err((ErrorCode::F99_APPLICATION_ERROR, "invalid: local money to self".into()));
-        };
-        let entry = crate::connector::ledger_entry(
-            node,
-            account,
-            ctx.amount as i64,
-            format!("in:{}", ctx.condition),
-            "SPSP payment received",
-        );
-        node.storage.writer().submit(vec![Op::Ledger(entry)]).await.map_err(|e| {
+    if let Some(credit) = ctx.credit(node, "SPSP payment received")? {
+        node.storage.writer().submit(vec![credit]).await.map_err(|e| {
             tracing::error!(error = %e, "could not commit payment");
             (ErrorCode::T00_INTERNAL_ERROR, "error: could not store".to_string())
         })?;

@@ -16,11 +16,10 @@ use std::sync::{Arc, Mutex};
 
 use protocol::ilp::ErrorCode;
 use protocol::nostr::{ClientMessage, Event, RelayMessage};
-use storage::{Direction, InsertOutcome, Op, OpOutcome, SubscriptionRecord};
+use storage::{Direction, InsertOutcome, OpOutcome, SubscriptionRecord};
 
 pub use subscriber::upstream_for;
 
-use crate::connector::Source;
 use crate::node::Node;
 use crate::stream::{PacketContext, StreamDelivery};
 
@@ -134,19 +133,7 @@ pub async fn on_stream_packet(
             publisher::on_stream_closed(node, &ctx, d.stream_id, &mut ops, &mut after);
         }
     }
-    if ctx.amount > 0 {
-        let Source::Peer(account) = &ctx.from else {
-            return Err((ErrorCode::F99_APPLICATION_ERROR, "invalid: local money to self".into()));
-        };
-        let entry = crate::connector::ledger_entry(
-            node,
-            account,
-            ctx.amount as i64,
-            format!("in:{}", ctx.condition),
-            "fulfilled incoming Prepare",
-        );
-        ops.push(Op::Ledger(entry));
-    }
+    ops.extend(ctx.credit(node, "fulfilled incoming Prepare")?);
     let outcomes = if ops.is_empty() {
         Vec::new()
     } else {

@@ -51,6 +51,24 @@ pub enum ConnectionKind {
     Spsp([u8; crate::spsp::TOKEN_LEN]),
 }
 
+impl PacketContext {
+    /// The ledger entry crediting this Prepare's amount to the account it came from, to commit
+    /// with the packet's other effects before the Fulfill (`None` for amount 0).
+    ///
+    /// Errors: money that came from this node itself (a refusal for the packet).
+    pub fn credit(&self, node: &Node, memo: &str) -> Result<Option<storage::Op>, crate::btpnips::Refusal> {
+        if self.amount == 0 {
+            return Ok(None);
+        }
+        let Source::Peer(account) = &self.from else {
+            return Err((ErrorCode::F99_APPLICATION_ERROR, "invalid: local money to self".into()));
+        };
+        let entry =
+            crate::connector::ledger_entry(node, account, self.amount as i64, format!("in:{}", self.condition), memo);
+        Ok(Some(storage::Op::Ledger(entry)))
+    }
+}
+
 /// The context the application gets with a packet.
 #[derive(Debug, Clone)]
 pub struct PacketContext {
