@@ -7,7 +7,9 @@
 //! - [`addressing`]: the ILP address of a connection (receiver, sender key, connection tag).
 //! - [`auth`]: the signed BTP auth token that binds a peer link to a node's key.
 //! - [`info`]: the node info (address, asset, prices) exchanged when a link comes up.
+//! - [`announcement`]: Kind 32001 node announcements (signed node info, multiaddrs, expiry).
 pub mod addressing;
+pub mod announcement;
 pub mod auth;
 pub mod framing;
 pub mod info;
