@@ -13,7 +13,7 @@ use btpnips::node::Node;
 use contracts::{sign_claim, ChannelClient, ChannelDomain, Claim, U256};
 use futures_util::SinkExt;
 use protocol::btp::{BtpPacket, ContentType, ProtocolData};
-use protocol::btpnips::info::{self, ClaimMessage, SettlementInfo, CLAIM_PROTOCOL_NAME};
+use protocol::btpnips::info::{ClaimMessage, SettlementInfo, CLAIM_PROTOCOL_NAME};
 use support::{next, pubkey_of, test_config};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -168,37 +168,9 @@ async fn connect_with_settlement(
     secret: [u8; 32],
     settlement: SettlementInfo,
 ) -> (support::Peer, BtpPacket) {
-    let pubkey = pubkey_of(&secret);
-    let addr = node.bound.lock().unwrap().peer.unwrap();
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}")).await.unwrap();
-    let now = chrono::Utc::now().timestamp() as u64;
-    let token = protocol::btpnips::auth::make_token(&secret, &node.key.pubkey, now, &[7; 32]).unwrap();
-    let mut msg = protocol::btp::auth_message(1, &hex::encode(pubkey), &token);
-    let info = info::NodeInfo {
-        version: 1,
-        pubkey: hex::encode(pubkey),
-        ilp_address: format!("test.btpnips.payer{}", &hex::encode(pubkey)[..8]),
-        asset_code: "ETH".into(),
-        asset_scale: 9,
-        prices: info::Prices {
-            subscription: 0,
-            subscription_period_secs: 3600,
-            event_delivered: 0,
-            delivery_credit: 0,
-        },
-        settlement: Some(settlement),
-    };
-    if let BtpPacket::Message { protocol_data, .. } = &mut msg {
-        protocol_data.push(ProtocolData {
-            protocol_name: info::PROTOCOL_NAME.into(),
-            content_type: ContentType::ApplicationJson,
-            data: info.to_json_bytes(),
-        });
-    }
-    ws.send(Message::binary(msg.encode())).await.unwrap();
-    let reply = next(&mut ws).await.expect("auth reply");
+    let connected = support::connect_with(node, secret, None, Some(settlement)).await;
     tokio::time::sleep(Duration::from_millis(100)).await; // let the node register the link
-    (support::Peer { secret, pubkey, ws, next_id: 10, backlog: Default::default() }, reply)
+    connected
 }
 
 /// Send a claim; `Ok` for a BTP Response, `Err(reason)` for a BTP Error.

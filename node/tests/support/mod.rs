@@ -63,7 +63,7 @@ pub fn pubkey_of(secret: &[u8; 32]) -> [u8; 32] {
     secp256k1::Keypair::from_secret_bytes(*secret).unwrap().x_only_public_key().0.to_byte_array()
 }
 
-pub fn my_info(pubkey: &[u8; 32]) -> ProtocolData {
+pub fn my_info(pubkey: &[u8; 32], settlement: Option<info::SettlementInfo>) -> ProtocolData {
     let info = info::NodeInfo {
         version: 1,
         pubkey: hex::encode(pubkey),
@@ -76,7 +76,7 @@ pub fn my_info(pubkey: &[u8; 32]) -> ProtocolData {
             event_delivered: 0,
             delivery_credit: 0,
         },
-        settlement: None,
+        settlement,
     };
     ProtocolData {
         protocol_name: info::PROTOCOL_NAME.into(),
@@ -86,6 +86,16 @@ pub fn my_info(pubkey: &[u8; 32]) -> ProtocolData {
 }
 
 pub async fn connect(node: &Node, secret: [u8; 32], token_override: Option<String>) -> (Peer, BtpPacket) {
+    connect_with(node, secret, token_override, None).await
+}
+
+/// Connect as a btpnips node announcing `settlement` in its node info.
+pub async fn connect_with(
+    node: &Node,
+    secret: [u8; 32],
+    token_override: Option<String>,
+    settlement: Option<info::SettlementInfo>,
+) -> (Peer, BtpPacket) {
     let addr = node.bound.lock().unwrap().peer.unwrap();
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}")).await.unwrap();
     let pubkey = pubkey_of(&secret);
@@ -93,7 +103,7 @@ pub async fn connect(node: &Node, secret: [u8; 32], token_override: Option<Strin
     let token = token_override.unwrap_or_else(|| auth::make_token(&secret, &node.key.pubkey, now, &[7; 32]).unwrap());
     let mut msg = btp::auth_message(1, &hex::encode(pubkey), &token);
     if let BtpPacket::Message { protocol_data, .. } = &mut msg {
-        protocol_data.push(my_info(&pubkey));
+        protocol_data.push(my_info(&pubkey, settlement));
     }
     ws.send(Message::binary(msg.encode())).await.unwrap();
     let reply = next(&mut ws).await.expect("auth reply");
