@@ -5,22 +5,11 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { NodeProcess, eventually, BIN } from '../system/lib/harness.mjs'
+import { NodeProcess, eventually, BIN, stopAll } from '../system/lib/harness.mjs'
 import { JsProcess, freePort } from './lib.mjs'
 
 const procs = []
-after(async () => {
-  for (const p of procs.reverse()) {
-    if (p instanceof NodeProcess) {
-      await p.stop()
-      if (process.exitCode) console.error(`--- ${p.name} log ---\n${p.logs()}`)
-      p.cleanup()
-    } else {
-      p.stop()
-      if (process.exitCode) console.error(`--- ${p.name} ---\n${JSON.stringify(p.events)}\n${p.stderr.slice(-6000)}`)
-    }
-  }
-})
+after(() => stopAll(procs))
 const track = (p) => { procs.push(p); return p }
 const btpAccount = (relation, port, secret, extra = {}) => ({
   relation, assetCode: 'ETH', assetScale: 9, plugin: 'ilp-plugin-btp', options: { listener: { port, secret } }, ...extra

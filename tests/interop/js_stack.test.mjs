@@ -4,26 +4,12 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { NodeProcess, eventually, BIN } from '../system/lib/harness.mjs'
+import { NodeProcess, eventually, BIN, stopAll } from '../system/lib/harness.mjs'
 import { JsProcess, freePort } from './lib.mjs'
 
-const cleanup = []
-after(async () => {
-  for (const c of cleanup.reverse()) await c()
-})
-function track (x) {
-  cleanup.push(async () => {
-    if (x instanceof NodeProcess) {
-      await x.stop()
-      if (process.exitCode) console.error(`--- ${x.name} log ---\n${x.logs()}`)
-      x.cleanup()
-    } else {
-      x.stop()
-      if (process.exitCode) console.error(`--- ${x.name} ---\n${JSON.stringify(x.events)}\n${x.stderr}`)
-    }
-  })
-  return x
-}
+const procs = []
+after(() => stopAll(procs))
+const track = (p) => { procs.push(p); return p }
 
 const account = (status, id) => status.accounts.find((a) => a.id === id)
 

@@ -1,21 +1,13 @@
 // Helpers for the interop tests: JS reference-stack processes that print one JSON object per
 // line, and free loopback ports.
 import { spawn } from 'node:child_process'
-import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { eventually } from '../system/lib/harness.mjs'
+import { eventually, freePort } from '../system/lib/harness.mjs'
+
+export { freePort }
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort () {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)) })
-    srv.on('error', reject)
-  })
-}
 
 /** A child process whose stdout lines are JSON events. */
 export class JsProcess {
@@ -68,4 +60,6 @@ export class JsProcess {
   }
 
   stop () { if (this.proc.exitCode === null) this.proc.kill('SIGKILL') }
+
+  describe () { return `${JSON.stringify(this.events)}\n${this.stderr.slice(-6000)}` }
 }

@@ -10,25 +10,15 @@ import WebSocket from 'ws'
 import { generateSecretKey, getPublicKey, finalizeEvent } from 'nostr-tools/pure'
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { NodeProcess, eventually, BIN } from './lib/harness.mjs'
+import { NodeProcess, eventually, BIN, stopAll, freePort } from './lib/harness.mjs'
 import { Anvil } from './lib/evm.mjs'
-import net from 'node:net'
 
 useWebSocketImplementation(WebSocket)
-const freePort = () => new Promise((resolve) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) }) })
 
 const PRICES = { subscription: 1000, subscription_period_secs: 86400, event_delivered: 10, delivery_credit: 100 }
 const WEI_PER_UNIT = 10n ** 9n // ETH at asset scale 9
 const procs = []
-after(async () => {
-  for (const p of procs.reverse()) {
-    if (p instanceof NodeProcess) {
-      await p.stop()
-      if (process.exitCode) console.error(`--- ${p.name} log ---\n${p.logs()}`)
-      p.cleanup()
-    } else p.stop()
-  }
-})
+after(() => stopAll(procs))
 
 test('claims settle a paid subscription on chain; the payee closes; balances move by exactly the claim', async () => {
   const anvil = new Anvil(await freePort())

@@ -11,6 +11,7 @@ const ARTIFACT = path.join(repoRoot, 'contracts', 'out', 'UnidirectionalChannel.
 export class Anvil {
   constructor (port) {
     if (!existsSync(ANVIL_BIN)) throw new Error(`anvil not found at ${ANVIL_BIN}: run npm ci in contracts/ (scripts/test.sh does)`)
+    this.name = 'anvil'
     this.url = `http://127.0.0.1:${port}`
     this.proc = spawn(ANVIL_BIN, ['--host', '127.0.0.1', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.out = ''

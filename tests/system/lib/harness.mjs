@@ -1,6 +1,7 @@
 // Test harness: real `btpnips` processes in temp data dirs, plus helpers to read their
 // status the way an operator would (HTTP API with the bearer token, and the CLI).
 import { spawn, execFile } from 'node:child_process'
+import net from 'node:net'
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -101,4 +102,25 @@ export class NodeProcess {
   logs () { return this.log.join('') }
 
   cleanup () { if (!process.env.KEEP_DATA) rmSync(this.dataDir, { recursive: true, force: true }) }
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort () {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)) })
+    srv.on('error', reject)
+  })
+}
+
+/**
+ * Stop every process (newest first); when the run failed, print what each one logged. Nodes
+ * also get their data dirs removed. Anything with `stop()` (and optionally `describe()`) works.
+ */
+export async function stopAll (procs) {
+  for (const p of [...procs].reverse()) {
+    await p.stop()
+    if (process.exitCode) console.error(`--- ${p.name} ---\n${p instanceof NodeProcess ? p.logs() : (p.describe?.() ?? '')}`)
+    if (p instanceof NodeProcess) p.cleanup()
+  }
 }
