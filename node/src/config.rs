@@ -8,7 +8,6 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-pub use discovery::BootstrapPeer;
 
 /// Prices this node asks, in units of its asset at `asset_scale` (docs/btp-nips.md §4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +122,62 @@ impl Default for SettlementConfig {
     }
 }
 
+/// One bootstrap peer: a btpnips node reached over libp2p (`multiaddr`) or BTP over
+/// WebSocket (`url`), which must prove `pubkey`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapEntry {
+    /// libp2p QUIC multiaddr, e.g. `/ip4/192.0.2.7/udp/7791/quic-v1` (a `/p2p/<peer id>`
+    /// suffix is allowed and then checked by libp2p too).
+    #[serde(default)]
+    pub multiaddr: Option<String>,
+    /// BTP-over-WebSocket URL of the peer's listener, e.g. `ws://127.0.0.1:7790`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The peer's Nostr x-only pubkey, 64 lowercase hex; a peer proving another key is refused.
+    pub pubkey: String,
+}
+
+/// The libp2p peer network (docs/btp-nips.md §9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct P2pConfig {
+    /// Run the libp2p node at all.
+    pub enabled: bool,
+    /// Multiaddrs to listen on (QUIC), e.g. `/ip4/0.0.0.0/udp/7791/quic-v1`.
+    pub listen: Vec<String>,
+    /// Multiaddrs to announce besides the bound listen addresses (e.g. a public address
+    /// behind NAT), without the `/p2p/` suffix.
+    pub external_addrs: Vec<String>,
+    /// Most libp2p connections at once (Kademlia queries included).
+    pub max_connections: u32,
+    /// Most ILP peer links over libp2p; link requests beyond it are refused.
+    pub max_links: usize,
+    /// How often the node re-signs and spreads its Kind 32001 announcement, seconds.
+    pub announce_interval_secs: u64,
+    /// Lifetime of an announcement (its NIP-40 `expiration` − `created_at`), seconds.
+    pub announce_ttl_secs: u64,
+    /// How often Kademlia refreshes the known-node list, seconds.
+    pub kad_query_interval_secs: u64,
+    /// Requests per second a peer may send before the excess is dropped.
+    pub max_requests_per_sec: u32,
+}
+
+impl Default for P2pConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: vec!["/ip4/0.0.0.0/udp/7791/quic-v1".into()],
+            external_addrs: Vec::new(),
+            max_connections: 64,
+            max_links: 8,
+            announce_interval_secs: 600,
+            announce_ttl_secs: 3600,
+            kad_query_interval_secs: 30,
+            max_requests_per_sec: 200,
+        }
+    }
+}
+
 /// The whole node configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
@@ -147,8 +202,14 @@ pub struct Config {
     pub max_subscription_price: u64,
     /// Most this node pays per delivered event.
     pub max_event_price: u64,
-    /// Peers to link with at start-up.
-    pub bootstrap: Vec<BootstrapPeer>,
+    /// Peers to link with at start-up: btpnips nodes by libp2p multiaddr (QUIC) or by
+    /// BTP-over-WebSocket URL, each with the pubkey it must prove.
+    pub bootstrap: Vec<BootstrapEntry>,
+    /// Pubkeys (64 hex) whose Kind 3 follow lists, published to this node, decide which
+    /// publishers it subscribes to. Empty: the node's own key (the node is its owner's).
+    pub owners: Vec<String>,
+    /// The libp2p peer network (QUIC, Kademlia, Kind 32001 announcements).
+    pub p2p: P2pConfig,
     /// Seconds to wait for a peer's EOSE before answering a local REQ from what is stored.
     pub upstream_eose_timeout_secs: u64,
     /// Statically configured ILP accounts (non-btpnips BTP peers).
@@ -175,6 +236,8 @@ impl Default for Config {
             max_subscription_price: 100_000,
             max_event_price: 1_000,
             bootstrap: Vec::new(),
+            owners: Vec::new(),
+            p2p: P2pConfig::default(),
             upstream_eose_timeout_secs: 10,
             accounts: Vec::new(),
             fee: FeeConfig::default(),
@@ -193,6 +256,15 @@ pub fn default_data_dir() -> PathBuf {
 pub const CONFIG_FILE: &str = "btpnips.toml";
 
 impl Config {
+    /// Pubkeys whose follow lists this node acts on (hex).
+    pub fn owner_pubkeys(&self, node_pubkey: &str) -> Vec<String> {
+        if self.owners.is_empty() {
+            vec![node_pubkey.to_owned()]
+        } else {
+            self.owners.clone()
+        }
+    }
+
     /// The configured account `id`, if any.
     pub fn account(&self, id: &str) -> Option<&AccountConfig> {
         self.accounts.iter().find(|a| a.id == id)

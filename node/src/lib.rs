@@ -2,11 +2,13 @@
 //! its peers, and the BTP-NIPs subscription logic that joins the two.
 //!
 //! Start reading at [`node::Node::start`]; ARCHITECTURE.md has the map.
+pub mod announce;
 pub mod api;
 pub mod btpnips;
 pub mod clock;
 pub mod config;
 pub mod connector;
+pub mod follows;
 pub mod http_client;
 pub mod ingest;
 pub mod keys;

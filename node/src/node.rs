@@ -50,6 +50,14 @@ pub struct Node {
     pub spsp: crate::spsp::Receipts,
     /// Amounts in flight per account, for credit limits.
     pub pending: crate::connector::credit::Pending,
+    /// The libp2p peer network, when `p2p.enabled`.
+    pub p2p: Option<discovery::p2p::P2pHandle>,
+    /// Which libp2p peers are connected and linked.
+    pub p2p_state: crate::link::p2p::State,
+    /// Verified Kind 32001 announcements of other nodes.
+    pub directory: crate::announce::Directory,
+    /// The owners' follow lists.
+    pub follows: crate::follows::Follows,
     /// Bound addresses (the configured ones may use port 0).
     pub bound: Mutex<BoundAddrs>,
     shutdown: watch::Sender<bool>,
@@ -66,6 +74,18 @@ pub struct BoundAddrs {
     pub peer: Option<SocketAddr>,
 }
 
+/// What `listen.json` holds: the bound sockets and the libp2p identity and addresses.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ListenFile {
+    /// Bound sockets.
+    #[serde(flatten)]
+    pub bound: BoundAddrs,
+    /// libp2p PeerId (from the node key), if the peer network runs.
+    pub peer_id: Option<String>,
+    /// Bound libp2p multiaddrs, with `/p2p/<peer id>`.
+    pub p2p: Vec<String>,
+}
+
 /// Name of the bearer-token file for the operator API inside the data dir.
 pub const API_TOKEN_FILE: &str = "api-token";
 /// Name of the SQLite database file inside the data dir.
@@ -77,7 +97,7 @@ impl Node {
     ///
     /// Errors: an unusable data dir, database or configuration, or a port already taken.
     pub async fn start(config: Config) -> anyhow::Result<Arc<Node>> {
-        discovery::validate_list(&config.bootstrap).context("bootstrap list")?;
+        let (ws_bootstrap, p2p_bootstrap) = split_bootstrap(&config)?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
         let key = NodeKey::load_or_generate(&config.data_dir)?;
@@ -91,6 +111,13 @@ impl Node {
             Some(crate::settlement::Engine::new(&config.settlement, config.asset_scale, &key.secret)?)
         } else {
             None
+        };
+        let (p2p, p2p_events) = if config.p2p.enabled {
+            let (handle, events) =
+                discovery::p2p::start(&key.secret, p2p_config(&config, p2p_bootstrap)?).context("starting libp2p")?;
+            (Some(handle), Some(events))
+        } else {
+            (None, None)
         };
         let (hub, _) = broadcast::channel(4096);
         let (shutdown, _) = watch::channel(false);
@@ -109,6 +136,10 @@ impl Node {
             settlement,
             spsp: Default::default(),
             pending: Default::default(),
+            p2p,
+            p2p_state: Default::default(),
+            directory: Default::default(),
+            follows: Default::default(),
             bound: Default::default(),
             shutdown,
             config,
@@ -120,18 +151,39 @@ impl Node {
         let peer = crate::link::listen(node.clone()).await.context("binding peer listener")?;
         let bound = BoundAddrs { relay: Some(relay), api: Some(api), peer: Some(peer) };
         *node.bound.lock().expect("poisoned") = bound;
+        if let Some(events) = p2p_events {
+            crate::link::p2p::spawn(node.clone(), events);
+        }
+        let p2p_addrs = match &node.p2p {
+            Some(p2p) => {
+                let me = p2p.local_peer_id();
+                // The swarm reports its bound addresses shortly after start.
+                for _ in 0..100 {
+                    if !p2p.listen_addrs().await.is_empty() {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                p2p.listen_addrs().await.into_iter().map(|a| crate::announce::with_peer_id(a, me).to_string()).collect()
+            }
+            None => Vec::new(),
+        };
+        let listen = ListenFile { bound, peer_id: node.p2p.as_ref().map(|p| p.local_peer_id().to_string()), p2p: p2p_addrs };
+        crate::announce::start(&node).await.context("starting announcements")?;
+        crate::follows::start(&node).await.context("reading follow lists")?;
+        crate::btpnips::spawn_resumer(&node);
         let listen_file = node.config.data_dir.join(crate::api::LISTEN_FILE);
-        std::fs::write(&listen_file, serde_json::to_string_pretty(&bound)?)
+        std::fs::write(&listen_file, serde_json::to_string_pretty(&listen)?)
             .with_context(|| format!("writing {}", listen_file.display()))?;
-        for bp in node.config.bootstrap.clone() {
+        for bp in ws_bootstrap {
             crate::link::dial_forever(node.clone(), crate::link::DialTarget::Bootstrap(bp));
         }
         for account in node.config.accounts.iter().filter(|a| a.url.is_some()).cloned() {
             crate::link::dial_forever(node.clone(), crate::link::DialTarget::Account(account));
         }
         tracing::info!(
-            pubkey = %node.key.pubkey_hex, ilp_address = %node.address,
-            relay = %relay, api = %api, peer = %peer, "btpnips node running"
+            pubkey = %node.key.pubkey_hex, ilp_address = %node.address, peer_id = ?listen.peer_id,
+            relay = %relay, api = %api, peer = %peer, p2p = ?listen.p2p, "btpnips node running"
         );
         Ok(node)
     }
@@ -149,6 +201,13 @@ impl Node {
     /// The address plain-ILP senders should use: the parent-assigned one if any, else ours.
     pub fn public_address(&self) -> Address {
         self.parent_address.read().expect("poisoned").clone().unwrap_or_else(|| self.address.clone())
+    }
+
+    /// What we know of another node (pubkey hex): its link's node info if it is linked,
+    /// else its verified Kind 32001 announcement.
+    pub fn peer_info(&self, pubkey_hex: &str) -> Option<NodeInfo> {
+        let linked = self.peers.lock().expect("poisoned").get(pubkey_hex).cloned();
+        linked.or_else(|| self.directory.get(pubkey_hex, crate::clock::now_secs()).map(|e| e.announcement.info))
     }
 
     /// The node info this node presents on its links.
@@ -196,6 +255,53 @@ impl Node {
         tracing::info!("shutting down");
         self.shutdown();
     }
+}
+
+/// Split the bootstrap list into BTP/WebSocket entries and libp2p entries, checking each.
+///
+/// Errors: an entry with neither or both of `url` and `multiaddr`, a bad URL, multiaddr or pubkey.
+fn split_bootstrap(
+    config: &Config,
+) -> anyhow::Result<(Vec<discovery::BootstrapPeer>, Vec<discovery::p2p::P2pBootstrap>)> {
+    let mut ws = Vec::new();
+    let mut p2p = Vec::new();
+    for (i, e) in config.bootstrap.iter().enumerate() {
+        protocol::btpnips::secret::parse_hex32(&e.pubkey)
+            .map_err(|err| anyhow::anyhow!("bootstrap[{i}].pubkey {:?}: {err}", e.pubkey))?;
+        match (&e.url, &e.multiaddr) {
+            (Some(url), None) => {
+                let peer = discovery::BootstrapPeer { url: url.clone(), pubkey: e.pubkey.clone() };
+                peer.validate().with_context(|| format!("bootstrap[{i}]"))?;
+                ws.push(peer);
+            }
+            (None, Some(addr)) => {
+                p2p.push(discovery::p2p::P2pBootstrap::parse(addr, &e.pubkey).with_context(|| format!("bootstrap[{i}]"))?);
+            }
+            _ => anyhow::bail!("bootstrap[{i}]: give exactly one of url (BTP over WebSocket) and multiaddr (libp2p)"),
+        }
+    }
+    Ok((ws, p2p))
+}
+
+/// The libp2p configuration from the node's.
+fn p2p_config(
+    config: &Config,
+    bootstrap: Vec<discovery::p2p::P2pBootstrap>,
+) -> anyhow::Result<discovery::p2p::P2pConfig> {
+    let p = &config.p2p;
+    let listen = p
+        .listen
+        .iter()
+        .map(|a| a.parse().map_err(|e| anyhow::anyhow!("p2p.listen {a:?}: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(discovery::p2p::P2pConfig {
+        listen,
+        bootstrap,
+        max_connections: p.max_connections,
+        max_requests_per_sec: p.max_requests_per_sec,
+        kad_query_interval: std::time::Duration::from_secs(p.kad_query_interval_secs.max(1)),
+        ..Default::default()
+    })
 }
 
 /// Create `<data_dir>/api-token` with a random token if it does not exist.

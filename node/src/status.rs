@@ -58,5 +58,32 @@ pub async fn status(node: &Arc<Node>) -> Result<Value, storage::StorageError> {
         "settlement": node.settlement.as_ref().map(|e| e.info()),
         "channels": channels,
         "events_stored": events,
+        "p2p": p2p_status(node).await,
+        "directory": node.directory.all(crate::clock::now_secs()).iter().map(|e| json!({
+            "pubkey": e.event.pubkey,
+            "ilp_address": e.announcement.info.ilp_address,
+            "multiaddrs": e.announcement.multiaddrs,
+            "created_at": e.announcement.created_at,
+            "expires_at": e.announcement.expires_at,
+        })).collect::<Vec<_>>(),
+        "follows": node.follows.followed(),
     }))
+}
+
+/// The peer network as the operator sees it: our PeerId and addresses, connected and linked
+/// peers, and the Kademlia known-node list.
+async fn p2p_status(node: &Arc<Node>) -> Value {
+    let Some(p2p) = &node.p2p else { return Value::Null };
+    let known = p2p.known_nodes().await;
+    json!({
+        "peer_id": p2p.local_peer_id().to_string(),
+        "listen": p2p.listen_addrs().await.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        "connected": p2p.connected().await.iter().map(|(_, pk)| hex::encode(pk)).collect::<Vec<_>>(),
+        "linked": node.p2p_state.linked(),
+        "known_nodes": known.iter().map(|k| json!({
+            "peer_id": k.peer.to_string(),
+            "pubkey": hex::encode(k.pubkey),
+            "addrs": k.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
 }

@@ -18,7 +18,7 @@ use protocol::ilp::ErrorCode;
 use protocol::nostr::{ClientMessage, Event, RelayMessage};
 use storage::{Direction, InsertOutcome, OpOutcome, SubscriptionRecord};
 
-pub use subscriber::upstream_for;
+pub use subscriber::{follow, spawn_resumer, unfollow, upstream_for};
 
 use crate::node::Node;
 use crate::stream::{PacketContext, StreamDelivery};

@@ -223,6 +223,7 @@ async fn replay(node: &Arc<Node>, key: Key, filters: Vec<Filter>) {
     let mut seen = HashSet::new();
     let mut items: Vec<Item> = events
         .into_iter()
+        .filter(|e| !is_announcement(e))
         .map(|e| {
             seen.insert(e.id.clone());
             Item::Event(Arc::new(e))
@@ -238,7 +239,16 @@ async fn replay(node: &Arc<Node>, key: Key, filters: Vec<Filter>) {
     enqueue(node, &key, items);
 }
 
+/// Kind 32001 announcements spread by gossip, free (docs/btp-nips.md §8); they are never
+/// delivered (or charged) on a paid subscription.
+fn is_announcement(event: &Event) -> bool {
+    event.kind == protocol::btpnips::announcement::KIND
+}
+
 pub(super) fn on_new_event(node: &Arc<Node>, event: &Arc<Event>) {
+    if is_announcement(event) {
+        return;
+    }
     let keys: Vec<Key> = {
         let mut map = node.subs.inbound.lock().expect("poisoned");
         let mut ready = Vec::new();
@@ -259,7 +269,14 @@ pub(super) fn on_new_event(node: &Arc<Node>, event: &Arc<Event>) {
     }
 }
 
+/// Most messages queued for one subscriber while its path is down; beyond it the queue is
+/// dropped and the subscriber catches up with `since` when it resumes.
+pub const MAX_QUEUE: usize = 10_000;
+/// Wait before retrying a delivery that failed (route down, subscriber unreachable).
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// One message waiting for delivery on a subscription.
+#[derive(Clone)]
 enum Item {
     Event(Arc<Event>),
     Eose,
@@ -291,11 +308,14 @@ enum Step {
 /// it while a subscriber that stops paying is closed with `CLOSED payment-required:`.
 async fn pump(node: &Arc<Node>, key: &Key) {
     let prices = &node.config.prices;
+    let mut current: Option<Item>;
     loop {
         let step = {
             let mut map = node.subs.inbound.lock().expect("poisoned");
             let Some(s) = map.get_mut(key) else { return };
-            match s.queue.pop_front() {
+            let item = s.queue.pop_front();
+            current = item.clone();
+            match item {
                 _ if s.record.status != "active" => Step::Stop,
                 None => Step::Stop,
                 Some(Item::Eose) => Step::Send(RelayMessage::Eose { subscription_id: key.1.clone() }),
@@ -331,8 +351,8 @@ async fn pump(node: &Arc<Node>, key: &Key) {
             None => false,
         };
         if !ok {
-            // The subscriber will resume with `since` when its link is back.
-            return stop(node, key);
+            // The path may come back (routes converge): keep the queue, retry later.
+            return retry_later(node, key, current);
         }
         if is_event {
             let record = {
@@ -345,6 +365,30 @@ async fn pump(node: &Arc<Node>, key: &Key) {
             persist(node, record);
         }
     }
+}
+
+/// A delivery failed: put it back at the head of the queue and restart the pump after
+/// [`RETRY_AFTER`]. A queue past [`MAX_QUEUE`] is dropped (the subscriber resumes with
+/// `since`).
+fn retry_later(node: &Arc<Node>, key: &Key, failed: Option<Item>) {
+    {
+        let mut map = node.subs.inbound.lock().expect("poisoned");
+        let Some(s) = map.get_mut(key) else { return };
+        s.pumping = false;
+        if let Some(item) = failed {
+            s.queue.push_front(item);
+        }
+        if s.queue.len() > MAX_QUEUE {
+            tracing::warn!(peer = %key.0, queued = s.queue.len(), "subscriber unreachable; dropping its delivery queue");
+            s.queue.clear();
+            return;
+        }
+    }
+    let (node, key) = (node.clone(), key.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(RETRY_AFTER).await;
+        enqueue(&node, &key, Vec::new());
+    });
 }
 
 /// The pump ends: drop what is queued and let the next enqueue start a new pump.

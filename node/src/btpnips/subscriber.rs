@@ -57,7 +57,7 @@ pub fn upstream_for(node: &Arc<Node>, filters: &[Filter]) -> Vec<watch::Receiver
     let authors: std::collections::BTreeSet<String> =
         filters.iter().filter_map(|f| f.authors.as_ref()).flatten().cloned().collect();
     for author in authors {
-        if author == node.key.pubkey_hex || !node.peers.lock().expect("poisoned").contains_key(&author) {
+        if author == node.key.pubkey_hex || node.peer_info(&author).is_none() {
             continue;
         }
         let mut open = false;
@@ -67,22 +67,7 @@ pub fn upstream_for(node: &Arc<Node>, filters: &[Filter]) -> Vec<watch::Receiver
                 Some(s) if s.record.status.starts_with("closed") || s.record.status.starts_with("refused") => continue,
                 Some(s) => out.push(s.synced.subscribe()),
                 None => {
-                    let now = crate::clock::now_secs();
-                    let record = SubscriptionRecord {
-                        direction: Direction::Outbound,
-                        peer: author.clone(),
-                        subscription_id: sub_id_for(&author),
-                        filters: vec![Filter { authors: Some(vec![author.clone()]), ..Default::default() }],
-                        stream_id: 0,
-                        amount_paid: 0,
-                        events_delivered: 0,
-                        paid_until: 0,
-                        periods_paid: 0,
-                        status: "opening".into(),
-                        revision: 0,
-                        created_at: now,
-                        updated_at: now,
-                    };
+                    let record = new_record(&author);
                     let (synced, rx) = watch::channel(false);
                     out.push(rx);
                     map.insert(author.clone(), Outbound { record, synced });
@@ -97,14 +82,140 @@ pub fn upstream_for(node: &Arc<Node>, filters: &[Filter]) -> Vec<watch::Receiver
     out
 }
 
+fn new_record(author: &str) -> SubscriptionRecord {
+    let now = crate::clock::now_secs();
+    SubscriptionRecord {
+        direction: Direction::Outbound,
+        peer: author.to_owned(),
+        subscription_id: sub_id_for(author),
+        filters: vec![Filter { authors: Some(vec![author.to_owned()]), ..Default::default() }],
+        stream_id: 0,
+        amount_paid: 0,
+        events_delivered: 0,
+        paid_until: 0,
+        periods_paid: 0,
+        status: "opening".into(),
+        revision: 0,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The owner follows `author`: make sure a subscription to its node is open or opening
+/// (reopening one that was closed). Returns whether an opening was started.
+pub fn follow(node: &Arc<Node>, author: &str) -> bool {
+    if author == node.key.pubkey_hex {
+        return false;
+    }
+    {
+        let mut map = node.subs.outbound.lock().expect("poisoned");
+        match map.get_mut(author) {
+            Some(s) if matches!(s.record.status.as_str(), "active" | "opening") => return false,
+            Some(s) => {
+                s.record.status = "opening".into();
+                bump(&mut s.record);
+            }
+            None => {
+                let (synced, _) = watch::channel(false);
+                map.insert(author.to_owned(), Outbound { record: new_record(author), synced });
+            }
+        }
+    }
+    spawn_open(node, author.to_owned());
+    true
+}
+
+/// The owner no longer follows `author`: send CLOSE on our REQ stream, stop paying, and
+/// keep the record as `closed: unfollowed`.
+pub fn unfollow(node: &Arc<Node>, author: &str) {
+    let closing = {
+        let mut map = node.subs.outbound.lock().expect("poisoned");
+        let Some(s) = map.get_mut(author) else { return };
+        let was_open = s.record.status == "active";
+        s.record.status = "closed: unfollowed".into();
+        bump(&mut s.record);
+        persist(node, s.record.clone());
+        let _ = s.synced.send_replace(true);
+        was_open.then(|| (s.record.subscription_id.clone(), s.record.stream_id))
+    };
+    tracing::info!(publisher = %author, "unfollowed: subscription closed");
+    let Some((subscription_id, stream_id)) = closing else { return };
+    let Ok(pk) = protocol::btpnips::secret::parse_hex32(author) else { return };
+    let Ok(conn) = node.stream.outgoing(node, pk) else { return };
+    let close = frame(&RelayMessageOrClient::Client(ClientMessage::Close { subscription_id }));
+    if let Err(e) = conn.enqueue(stream_id, close, 0) {
+        tracing::warn!(publisher = %author, error = %e, "could not send CLOSE");
+    }
+}
+
+/// Every [`RESUME_EVERY`], reopen subscriptions waiting to resume (route or link was down,
+/// publisher not yet announced, node restarted).
+pub fn spawn_resumer(node: &Arc<Node>) {
+    let node = node.clone();
+    tokio::spawn(async move {
+        let mut stop = node.shutdown_signal();
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = tokio::time::sleep(RESUME_EVERY) => {}
+            }
+            let waiting: Vec<String> = {
+                let mut map = node.subs.outbound.lock().expect("poisoned");
+                map.iter_mut()
+                    .filter(|(_, s)| s.record.status.starts_with("resuming"))
+                    .map(|(peer, s)| {
+                        s.record.status = "opening".into();
+                        peer.clone()
+                    })
+                    .collect()
+            };
+            for peer in waiting {
+                spawn_open(&node, peer);
+            }
+        }
+    });
+}
+
+/// How often waiting subscriptions are retried.
+pub const RESUME_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+/// How long an opening waits for a route to the publisher (after asking for a direct link).
+pub const ROUTE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn spawn_open(node: &Arc<Node>, peer: String) {
     let node = node.clone();
-    tokio::spawn(async move { open(&node, &peer).await });
+    tokio::spawn(async move {
+        if wait_for_route(&node, &peer).await {
+            open(&node, &peer).await
+        } else {
+            finish(&node, &peer, |r| r.status = "resuming: no route to the publisher".into());
+        }
+    });
+}
+
+/// Wait until the connector can route to the publisher's ILP address; if it cannot, ask the
+/// peer network for a direct link (docs/btp-nips.md §9) and wait up to [`ROUTE_WAIT`].
+async fn wait_for_route(node: &Arc<Node>, peer: &str) -> bool {
+    let Some(info) = node.peer_info(peer) else { return true }; // `open` records why it waits
+    let Ok(address) = info.ilp_address.parse::<protocol::ilp::Address>() else { return false };
+    if node.routes.resolve(&address).is_some() {
+        return true;
+    }
+    crate::link::p2p::want_link(node, peer);
+    let deadline = tokio::time::Instant::now() + ROUTE_WAIT;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        if node.routes.resolve(&address).is_some() {
+            return true;
+        }
+    }
+    false
 }
 
 /// Send (or resend) the REQ, paying for a new period if the paid one is over.
 async fn open(node: &Arc<Node>, peer: &str) {
-    let Some(info) = node.peers.lock().expect("poisoned").get(peer).cloned() else { return };
+    let Some(info) = node.peer_info(peer) else {
+        return finish(node, peer, |r| r.status = "resuming: no announcement of the publisher yet".into());
+    };
     let Ok(pk) = protocol::btpnips::secret::parse_hex32(peer) else { return };
     let cfg = &node.config;
     if info.prices.subscription > cfg.max_subscription_price || info.prices.event_delivered > cfg.max_event_price {
@@ -131,7 +242,7 @@ async fn open(node: &Arc<Node>, peer: &str) {
     let now = crate::clock::now_secs();
     let Some((sub_id, mut filters, amount)) = ({
         let mut map = node.subs.outbound.lock().expect("poisoned");
-        map.get_mut(peer).map(|s| {
+        map.get_mut(peer).filter(|s| !s.record.status.starts_with("closed")).map(|s| {
             // Local REQs from now on wait for this (re)opening's EOSE.
             s.synced.send_replace(false);
             s.record.stream_id = stream_id;
@@ -206,8 +317,7 @@ pub(super) fn on_relay_message(
             }
             s.record.events_delivered += 1;
             bump(&mut s.record);
-            let price =
-                node.peers.lock().expect("poisoned").get(&ctx.peer).map(|i| i.prices.event_delivered).unwrap_or(0);
+            let price = node.peer_info(&ctx.peer).map(|i| i.prices.event_delivered).unwrap_or(0);
             let event = Arc::new(event);
             ops.push(Op::InsertEvent((*event).clone()));
             after.push(Any::Broadcast(event, ops.len() - 1));

@@ -13,15 +13,15 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use protocol::btp::{self, BtpPacket, ProtocolData};
 use protocol::btpnips::info::NodeInfo;
-use protocol::ilp::{Packet, Prepare};
+use protocol::ilp::Packet;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::{handshake, LinkError, LinkHandle, LinkRequest};
-use crate::config::{AccountConfig, BootstrapPeer, Relation};
-use crate::connector::{self, Source};
+use crate::config::{AccountConfig, Relation};
+use discovery::BootstrapPeer;
 use crate::node::Node;
 
 type Ws = WebSocketStream<TcpStream>;
@@ -280,40 +280,10 @@ fn handle_frame(
 ) {
     match packet {
         BtpPacket::Message { request_id, protocol_data } => {
-            let primary = protocol_data.first().map(|p| p.protocol_name.as_str()).unwrap_or_default();
-            if primary == protocol::btpnips::info::CLAIM_PROTOCOL_NAME {
-                let (node, account, out) = (node.clone(), account.to_owned(), out.clone());
-                tokio::spawn(async move {
-                    let frame = match crate::settlement::on_claim_message(&node, &account, &protocol_data[0].data).await
-                    {
-                        Ok(()) => BtpPacket::Response { request_id, protocol_data: vec![] },
-                        Err(why) => btp_error(request_id, "F00", "NotAcceptedError", &why),
-                    };
-                    let _ = out.send(Message::binary(frame.encode())).await;
-                });
-                return;
-            }
-            let Some(entry) = btp::find_entry(&protocol_data, "ilp").filter(|_| primary == "ilp") else {
-                let _ = out.try_send(Message::binary(
-                    btp_error(request_id, "F01", "InvalidFieldsError", "primary protocol must be ilp").encode(),
-                ));
-                return;
-            };
-            let prepare = match Prepare::decode(&entry.data) {
-                Ok(p) => p,
-                Err(e) => {
-                    let reject = connector::reject(node, e.reject_code(), &format!("invalid packet: {e}"));
-                    let _ = out.try_send(response(request_id, reject.encode()));
-                    return;
-                }
-            };
             let (node, account, out) = (node.clone(), account.to_owned(), out.clone());
             tokio::spawn(async move {
-                let reply = match connector::handle_prepare(&node, Source::Peer(account), prepare).await {
-                    Ok(f) => f.encode(),
-                    Err(r) => r.encode(),
-                };
-                let _ = out.send(response(request_id, reply)).await;
+                let frame = super::dispatch::on_message(&node, &account, request_id, protocol_data).await;
+                let _ = out.send(Message::binary(frame.encode())).await;
             });
         }
         BtpPacket::Response { request_id, protocol_data } => {
@@ -338,30 +308,8 @@ fn handle_frame(
             }
         }
         BtpPacket::Transfer { request_id, .. } => {
-            let _ = out.try_send(Message::binary(
-                btp_error(
-                    request_id,
-                    "F00",
-                    "NotAcceptedError",
-                    "BTP Transfer is not supported; settlement uses payment-channel claims",
-                )
-                .encode(),
-            ));
+            let _ = out.try_send(Message::binary(super::dispatch::transfer_refused(request_id).encode()));
         }
     }
 }
 
-fn response(request_id: u32, ilp: Vec<u8>) -> Message {
-    Message::binary(BtpPacket::Response { request_id, protocol_data: vec![btp::ilp_entry(ilp)] }.encode())
-}
-
-fn btp_error(request_id: u32, code: &str, name: &str, why: &str) -> BtpPacket {
-    BtpPacket::Error {
-        request_id,
-        code: code.into(),
-        name: name.into(),
-        triggered_at: crate::clock::now(),
-        data: why.as_bytes().to_vec(),
-        protocol_data: vec![],
-    }
-}

@@ -2,7 +2,8 @@
 //!
 //! A link is anything that can take an ILP Prepare to its peer and bring back the Fulfill or
 //! Reject; the connector only sees [`LinkHandle`]. Today's transport is BTP 2.0 over
-//! WebSocket ([`btp_ws`]); libp2p/QUIC plugs in as a second transport behind the same handle.
+//! WebSocket ([`btp_ws`]), for any BTP peer, and libp2p over QUIC ([`p2p`]), between btpnips
+//! nodes; both hand BTP Messages to [`dispatch`].
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -13,7 +14,9 @@ use protocol::ilp::{Fulfill, Prepare, Reject};
 use tokio::sync::{mpsc, oneshot};
 
 mod btp_ws;
+pub mod dispatch;
 mod handshake;
+pub mod p2p;
 
 pub use btp_ws::{dial_forever, listen, parse_btp_url, DialTarget};
 

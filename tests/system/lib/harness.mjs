@@ -29,7 +29,8 @@ export async function eventually (fn, { timeoutMs = 20000, intervalMs = 100, wha
 }
 
 function toml (value) {
-  // Just enough TOML for our config: scalars, a [prices] table and [[bootstrap]] entries.
+  // Just enough TOML for our config: scalars, tables of scalars or string arrays (e.g. [prices],
+  // [p2p]) and arrays of tables ([[bootstrap]]).
   const lines = []
   const tables = []
   for (const [k, v] of Object.entries(value)) {
@@ -51,7 +52,8 @@ export class NodeProcess {
       api_listen: '127.0.0.1:0',
       peer_listen: '127.0.0.1:0',
       upstream_eose_timeout_secs: 10,
-      ...config
+      ...config,
+      p2p: { listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], ...config.p2p }
     }
     this.log = []
   }
@@ -75,6 +77,10 @@ export class NodeProcess {
     this.token = readFileSync(path.join(this.dataDir, 'api-token'), 'utf8').trim()
     // Keep the same ports across restarts, as a configured node would.
     Object.assign(this.config, { relay_listen: this.listen.relay, api_listen: this.listen.api, peer_listen: this.listen.peer })
+    // libp2p: the PeerId (from the node key) and the bound QUIC addresses, kept across restarts.
+    this.peerId = this.listen.peer_id
+    this.p2pAddrs = this.listen.p2p
+    if (this.p2pAddrs?.length) this.config.p2p = { ...this.config.p2p, listen: this.p2pAddrs.map((a) => a.replace(/\/p2p\/.*$/, '')) }
     this.relayUrl = `ws://${this.listen.relay}`
     this.peerUrl = `ws://${this.listen.peer}`
     return this
