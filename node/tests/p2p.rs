@@ -1,0 +1,193 @@
+//! Peer network over libp2p (issue 5, docs/btp-nips.md §8–§9): two in-process nodes link over
+//! QUIC from a bootstrap list and exchange announcements; a third, raw libp2p peer (our own
+//! discovery crate driven by hand, to send what no well-behaved node sends) tries forged,
+//! stale and mis-bound announcements and garbage, and is refused each time with a reason
+//! while the good link keeps working.
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use btpnips::config::BootstrapEntry;
+use btpnips::node::Node;
+use discovery::p2p::{P2pBootstrap, P2pConfig, P2pHandle, PeerId, Proto};
+use protocol::btp::BtpPacket;
+use protocol::btpnips::announcement::Announcement;
+use protocol::btpnips::info::{self, NodeInfo};
+use protocol::nostr::{ClientMessage, RelayMessage};
+use support::{pubkey_of, test_config};
+
+async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn start(dir: &std::path::Path, bootstrap: Vec<BootstrapEntry>) -> Arc<Node> {
+    support::init_logs();
+    let mut config = test_config(dir);
+    config.bootstrap = bootstrap;
+    Node::start(config).await.unwrap()
+}
+
+async fn multiaddr_of(node: &Node) -> String {
+    let p2p = node.p2p.as_ref().unwrap();
+    format!("{}", p2p.listen_addrs().await[0])
+}
+
+fn info_for(secret: &[u8; 32]) -> NodeInfo {
+    let pk = hex::encode(pubkey_of(secret));
+    NodeInfo {
+        version: 1,
+        ilp_address: format!("test.btpnips.{}", &pk[..16]),
+        pubkey: pk,
+        asset_code: "ETH".into(),
+        asset_scale: 9,
+        prices: info::Prices { subscription: 1, subscription_period_secs: 60, event_delivered: 1, delivery_credit: 1 },
+        settlement: None,
+    }
+}
+
+fn announcement(secret: &[u8; 32], peer: &PeerId, created_at: u64, ttl: u64) -> Announcement {
+    Announcement {
+        info: info_for(secret),
+        multiaddrs: vec![format!("/ip4/127.0.0.1/udp/9/quic-v1/p2p/{peer}")],
+        btp_url: None,
+        expires_at: created_at + ttl,
+        created_at,
+    }
+}
+
+async fn gossip(m: &P2pHandle, to: PeerId, event: protocol::nostr::Event) -> RelayMessage {
+    let data = ClientMessage::Event(event).to_json().into_bytes();
+    let reply = m.request(to, Proto::Nostr, data).await.unwrap();
+    RelayMessage::parse(&String::from_utf8(reply).unwrap()).unwrap()
+}
+
+fn refused(reply: &RelayMessage) -> String {
+    match reply {
+        RelayMessage::Ok { accepted: false, message, .. } => message.clone(),
+        other => panic!("expected OK false, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_over_quic_announcements_and_bad_input() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(da.path(), vec![]).await;
+    let a_addr = multiaddr_of(&a).await;
+    let b = start(
+        db.path(),
+        vec![BootstrapEntry { multiaddr: Some(a_addr.clone()), url: None, pubkey: a.key.pubkey_hex.clone() }],
+    )
+    .await;
+
+    // The PeerId is the node key: the same secp256k1 key as the Nostr pubkey.
+    let a_peer = a.p2p.as_ref().unwrap().local_peer_id();
+    assert_eq!(discovery::p2p::nostr_pubkey_of(&a_peer), Some(a.key.pubkey));
+
+    // B links to A over libp2p; both see the link and each other's announcement.
+    eventually("A–B link", || (a.links.get(&b.key.pubkey_hex).is_some() && b.links.get(&a.key.pubkey_hex).is_some()).then_some(())).await;
+    assert_eq!(a.p2p_state.linked(), vec![b.key.pubkey_hex.clone()]);
+    let now = btpnips::clock::now_secs();
+    eventually("announcements both ways", || {
+        (a.directory.get(&b.key.pubkey_hex, now).is_some() && b.directory.get(&a.key.pubkey_hex, now).is_some()).then_some(())
+    })
+    .await;
+    let seen_by_b = b.directory.get(&a.key.pubkey_hex, now).unwrap();
+    assert_eq!(seen_by_b.announcement.info.ilp_address, a.address.to_string());
+    assert!(seen_by_b.announcement.multiaddrs.iter().all(|m| m.ends_with(&format!("/p2p/{a_peer}"))));
+    // Its route to A is the libp2p link.
+    assert_eq!(b.routes.resolve(&a.address).as_deref(), Some(a.key.pubkey_hex.as_str()));
+
+    // A raw libp2p peer M with its own key.
+    let m_secret = [0x5a; 32];
+    let (m, _m_events) = discovery::p2p::start(
+        &m_secret,
+        P2pConfig {
+            listen: vec!["/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap()],
+            bootstrap: vec![P2pBootstrap::parse(&a_addr, &a.key.pubkey_hex).unwrap()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let m_peer = m.local_peer_id();
+    let mut connected = false;
+    for _ in 0..100 {
+        if m.connected().await.iter().any(|(p, _)| *p == a_peer) {
+            connected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(connected, "M connects to A");
+    let now = btpnips::clock::now_secs();
+
+    // Forged: content changed after signing.
+    let mut forged = announcement(&m_secret, &m_peer, now, 600).to_event(&m_secret, [1; 32]).unwrap();
+    forged.content = forged.content.replace("\"subscription\":1", "\"subscription\":0");
+    let why = refused(&gossip(&m, a_peer, forged).await);
+    assert!(why.starts_with("invalid:"), "{why}");
+
+    // Stale: expired.
+    let stale = announcement(&m_secret, &m_peer, now - 1000, 10).to_event(&m_secret, [2; 32]).unwrap();
+    let why = refused(&gossip(&m, a_peer, stale).await);
+    assert!(why.contains("expired"), "{why}");
+
+    // A PeerId that is not the announced key's (B's PeerId in M's announcement).
+    let b_peer = b.p2p.as_ref().unwrap().local_peer_id();
+    let misbound = announcement(&m_secret, &b_peer, now, 600).to_event(&m_secret, [3; 32]).unwrap();
+    let why = refused(&gossip(&m, a_peer, misbound).await);
+    assert!(why.contains("not the key of the author"), "{why}");
+
+    // Garbage on both protocols.
+    let reply = m.request(a_peer, Proto::Nostr, b"\xff\x00 not json".to_vec()).await.unwrap();
+    assert!(matches!(RelayMessage::parse(&String::from_utf8_lossy(&reply)), Ok(RelayMessage::Notice { .. })));
+    let reply = m.request(a_peer, Proto::Btp, b"garbage".to_vec()).await.unwrap();
+    assert!(matches!(BtpPacket::decode(&reply), Ok(BtpPacket::Error { ref code, .. }) if code == "F01"));
+    // An ILP packet from a peer that never asked for a link.
+    let prepare = BtpPacket::Message { request_id: 7, protocol_data: vec![protocol::btp::ilp_entry(vec![12, 0])] };
+    let reply = m.request(a_peer, Proto::Btp, prepare.encode()).await.unwrap();
+    assert!(
+        matches!(BtpPacket::decode(&reply), Ok(BtpPacket::Error { ref code, ref data, .. }) if code == "F00" && String::from_utf8_lossy(data).contains("not linked"))
+    );
+    // A link request whose node info names another key than M's PeerId.
+    let mut lying = info_for(&[0x77; 32]);
+    lying.ilp_address = "test.btpnips.liar".into();
+    let request = BtpPacket::Message {
+        request_id: 8,
+        protocol_data: vec![protocol::btp::ProtocolData {
+            protocol_name: info::PROTOCOL_NAME.into(),
+            content_type: protocol::btp::ContentType::ApplicationJson,
+            data: lying.to_json_bytes(),
+        }],
+    };
+    let reply = m.request(a_peer, Proto::Btp, request.encode()).await.unwrap();
+    assert!(matches!(BtpPacket::decode(&reply), Ok(BtpPacket::Error { ref code, .. }) if code == "F00"));
+
+    // Nothing of that was stored or installed; the A–B link is untouched and a valid
+    // announcement from M is accepted and spread to B.
+    let now = btpnips::clock::now_secs();
+    assert!(a.directory.get(&hex::encode(pubkey_of(&m_secret)), now).is_none());
+    assert!(a.links.get(&hex::encode(pubkey_of(&[0x77; 32]))).is_none());
+    assert!(a.links.get(&b.key.pubkey_hex).is_some());
+    let good = announcement(&m_secret, &m_peer, now, 600).to_event(&m_secret, [4; 32]).unwrap();
+    assert!(matches!(gossip(&m, a_peer, good.clone()).await, RelayMessage::Ok { accepted: true, .. }));
+    eventually("M's announcement to reach B through A", || {
+        b.directory.get(&hex::encode(pubkey_of(&m_secret)), now).map(|e| e.event.id == good.id).filter(|ok| *ok)
+    })
+    .await;
+    // The same again is a duplicate, not re-spread.
+    match gossip(&m, a_peer, good).await {
+        RelayMessage::Ok { accepted: true, message, .. } => assert!(message.starts_with("duplicate:"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    m.shutdown().await;
+    a.shutdown();
+    b.shutdown();
+}
