@@ -1,9 +1,10 @@
 //! Peer discovery.
 //!
-//! Today: parsing and checking the configured bootstrap list. libp2p (QUIC), Kademlia and
-//! Kind 32001 announcements land here in a later issue; `node` only sees the list of peers
-//! to link with.
+//! - [`BootstrapPeer`], [`validate_list`]: the configured BTP-over-WebSocket bootstrap list.
+//! - [`p2p`]: the libp2p layer (QUIC, Kademlia, identify, request-response for BTP and Nostr).
 use serde::{Deserialize, Serialize};
+
+pub mod p2p;
 
 /// A peer to link with at start-up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
