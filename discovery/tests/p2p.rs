@@ -387,3 +387,57 @@ async fn malformed_frames_are_refused_and_the_sender_disconnected() {
     a.expect("raw peer gone", |ev| matches!(ev, P2pEvent::PeerDisconnected { peer, .. } if *peer == raw_peer)).await;
     a.handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_limit_are_refused() {
+    init_tracing();
+    let cfg = P2pConfig { max_connections: 1, ..config(loopback(), vec![]) };
+    let mut a = Node::start(1, cfg).await.unwrap();
+    let mut b = Node::start(2, config(loopback(), vec![a.bootstrap_entry()])).await.unwrap();
+    b.expect("B connected to A", is_connected_to(a.peer())).await;
+    a.expect("A connected to B", is_connected_to(b.peer())).await;
+    let c = Node::start(3, config(loopback(), vec![a.bootstrap_entry()])).await.unwrap();
+    let ev = a.expect("Refused over the limit", |ev| matches!(ev, P2pEvent::Refused { .. })).await;
+    let P2pEvent::Refused { peer, reason, .. } = ev else { unreachable!() };
+    assert_eq!(peer, Some(c.peer()));
+    assert!(reason.contains("limit"), "{reason}");
+    assert_eq!(a.handle.connected().await, vec![(b.peer(), b.pubkey)]);
+    for n in [&a, &b, &c] {
+        n.handle.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dial_checks_the_peer_id_and_skips_self() {
+    init_tracing();
+    let a = Node::start(1, config(loopback(), vec![])).await.unwrap();
+    // B's bootstrap list holds B itself and A: B dials only A.
+    let own = P2pBootstrap { addr: loopback(), pubkey: x_only(&secret(2)) };
+    let mut b = Node::start(2, config(loopback(), vec![own])).await.unwrap();
+    let other = libp2p::identity::Keypair::generate_secp256k1().public().to_peer_id();
+    let wrong: Multiaddr = format!("{}/p2p/{other}", a.addr).parse().unwrap();
+    b.handle.dial(wrong.clone()).await.unwrap();
+    let ev = b.expect("Refused wrong peer id", |ev| matches!(ev, P2pEvent::Refused { .. })).await;
+    let P2pEvent::Refused { peer, reason, .. } = ev else { unreachable!() };
+    assert_eq!(peer, Some(a.peer()), "{reason}");
+    assert!(b.handle.connected().await.is_empty());
+
+    let right: Multiaddr = format!("{}/p2p/{}", a.addr, a.peer()).parse().unwrap();
+    b.handle.dial(right.clone()).await.unwrap();
+    match b.expect("B connected to A", is_connected_to(a.peer())).await {
+        P2pEvent::PeerConnected { bootstrap, outbound, .. } => assert!(outbound && !bootstrap),
+        _ => unreachable!(),
+    }
+    // Already connected: returns at once.
+    b.handle.dial(right).await.unwrap();
+    assert!(matches!(b.handle.dial("/ip4/127.0.0.1/tcp/1".parse().unwrap()).await, Err(P2pError::Transport(_))));
+    // An explicit address lets a request dial a peer that is not connected.
+    let c = Node::start(3, config(loopback(), vec![])).await.unwrap();
+    b.handle.add_address(c.peer(), c.addr.clone()).await;
+    assert_eq!(b.handle.request(c.peer(), Proto::Btp, b"dial".to_vec()).await.unwrap(), b"btp:dial");
+    let known = b.handle.known_nodes().await;
+    assert!(known.iter().any(|n| n.peer == c.peer() && n.addrs.contains(&c.addr)), "{known:?}");
+    for n in [&a, &b, &c] {
+        n.handle.shutdown().await;
+    }
+}

@@ -55,6 +55,7 @@ pub struct P2pConfig {
     pub listen: Vec<Multiaddr>,
     /// Peers dialed at start and redialed while not connected, with a backoff of 1 s doubling
     /// up to 30 s. A peer connected inbound that proves an entry's key counts as connected.
+    /// An entry with this node's own pubkey is skipped, so one list can serve every node.
     pub bootstrap: Vec<P2pBootstrap>,
     /// Established connections in total (both directions); more are refused
     /// ([`P2pEvent::Refused`]). Also the bound on inbound handshakes in progress.
@@ -305,7 +306,7 @@ impl P2pHandle {
     /// Start dialing `addr` (ideally ending in `/p2p/<peer id>`, which is then checked). Returns
     /// once the dial is started, or at once if that peer is already connected; the outcome
     /// shows as [`P2pEvent::PeerConnected`] or [`P2pEvent::Refused`]. Errors:
-    /// [`P2pError::Transport`] if the dial cannot start (e.g. not a QUIC address),
+    /// [`P2pError::Transport`] if the dial cannot start (not a QUIC v1 address, our own id),
     /// [`P2pError::Stopped`].
     pub async fn dial(&self, addr: Multiaddr) -> Result<(), P2pError> {
         self.ask(|reply| Command::Dial { addr, reply }).await.unwrap_or(Err(P2pError::Stopped))
@@ -333,8 +334,11 @@ impl P2pHandle {
     }
 
     /// Stop the swarm task: close every connection (waiting up to 2 s for the closes to go
-    /// out), fail pending requests with [`P2pError::Stopped`], release the listen sockets.
-    /// Returns when the task has finished; a no-op if it already has.
+    /// out), fail pending requests with [`P2pError::Stopped`], drop the listeners.
+    /// Returns when the task has finished; a no-op if it already has. QUIC keeps the UDP
+    /// socket while closed connections drain (3 PTOs, a few seconds at most), so a new
+    /// [`start`] on the same port in the same process may fail with [`P2pError::Transport`]
+    /// for that long.
     pub async fn shutdown(&self) {
         self.ask(Command::Shutdown).await;
     }

@@ -58,6 +58,8 @@ struct BootState {
     backoff: Duration,
     /// Earliest time of the next dial.
     next: Instant,
+    /// The entry is this node itself (a shared bootstrap list): never dialed.
+    own: bool,
 }
 
 /// Inbound request rate of one peer (token bucket).
@@ -115,6 +117,7 @@ impl Driver {
         events: mpsc::Sender<P2pEvent>,
     ) -> Result<Self, P2pError> {
         let idle = config.idle_connection_timeout;
+        let own_pubkey = nostr_pubkey_of(&keypair.public().to_peer_id());
         let mut swarm = SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_quic()
@@ -143,7 +146,13 @@ impl Driver {
             boot: config
                 .bootstrap
                 .iter()
-                .map(|_| BootState { peer: None, dialing: None, backoff: BACKOFF_MIN, next: now })
+                .map(|e| BootState {
+                    peer: None,
+                    dialing: None,
+                    backoff: BACKOFF_MIN,
+                    next: now,
+                    own: Some(e.pubkey) == own_pubkey,
+                })
                 .collect(),
             bootstrap: config.bootstrap,
             connected: HashMap::new(),
@@ -255,6 +264,8 @@ impl Driver {
                 };
                 let result = if already {
                     Ok(())
+                } else if !is_quic(&addr) {
+                    Err(P2pError::Transport(format!("dial {addr}: not a QUIC v1 address")))
                 } else {
                     self.swarm.dial(addr.clone()).map_err(|e| P2pError::Transport(format!("dial {addr}: {e}")))
                 };
@@ -274,7 +285,13 @@ impl Driver {
                     for entry in bucket.iter() {
                         let peer = *entry.node.key.preimage();
                         if let Some(pubkey) = nostr_pubkey_of(&peer) {
-                            nodes.push(KnownNode { peer, pubkey, addrs: entry.node.value.iter().cloned().collect() });
+                            let mut addrs: Vec<Multiaddr> = Vec::new();
+                            for addr in entry.node.value.iter().map(without_p2p) {
+                                if !addrs.contains(&addr) {
+                                    addrs.push(addr);
+                                }
+                            }
+                            nodes.push(KnownNode { peer, pubkey, addrs });
                         }
                     }
                 }
@@ -335,7 +352,7 @@ impl Driver {
         let now = Instant::now();
         for i in 0..self.boot.len() {
             let st = &self.boot[i];
-            if st.peer.is_some() || st.dialing.is_some() || now < st.next {
+            if st.own || st.peer.is_some() || st.dialing.is_some() || now < st.next {
                 continue;
             }
             let addr = self.bootstrap[i].addr.clone();
@@ -440,7 +457,10 @@ impl Driver {
     fn on_denied(&mut self, peer: Option<PeerId>, addr: Option<Multiaddr>, cause: libp2p::swarm::ConnectionDenied) {
         match cause.downcast::<GateDenied>() {
             Ok(GateDenied { peer, reason }) => self.refuse(Some(peer), addr, reason),
-            Err(cause) => self.refuse(peer, addr, format!("connection denied: {cause}")),
+            Err(cause) => {
+                let why = std::error::Error::source(&cause).map_or_else(|| cause.to_string(), |e| e.to_string());
+                self.refuse(peer, addr, format!("connection denied: {why}"))
+            }
         }
     }
 
