@@ -441,3 +441,37 @@ async fn dial_checks_the_peer_id_and_skips_self() {
         n.handle.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_node_loses_no_request() {
+    init_tracing();
+    let cfg = P2pConfig { max_requests_per_sec: 0, ..config(loopback(), vec![]) };
+    let (a, mut a_events) = p2p::start(&secret(1), cfg).unwrap();
+    let a_addr = a.listen_addrs().await.remove(0);
+    let mut b = Node::start(2, config(loopback(), vec![P2pBootstrap { addr: a_addr, pubkey: x_only(&secret(1)) }]))
+        .await
+        .unwrap();
+    b.expect("B connected to A", is_connected_to(a.local_peer_id())).await;
+    let n = 400u16;
+    let requests = futures::future::join_all((0..n).map(|i| {
+        let protocol = if i % 2 == 0 { Proto::Btp } else { Proto::Nostr };
+        b.handle.request(a.local_peer_id(), protocol, i.to_be_bytes().to_vec())
+    }));
+    // A's node reads nothing for a while, then answers everything.
+    let answer = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut answered = 0;
+        while answered < n {
+            if let P2pEvent::Request { data, reply, .. } = a_events.recv().await.expect("A's events") {
+                let _ = reply.send(data);
+                answered += 1;
+            }
+        }
+    };
+    let (results, ()) = tokio::join!(requests, answer);
+    for (i, r) in results.into_iter().enumerate() {
+        assert_eq!(r.unwrap(), (i as u16).to_be_bytes(), "request {i}");
+    }
+    a.shutdown().await;
+    b.handle.shutdown().await;
+}

@@ -70,7 +70,9 @@ pub struct P2pConfig {
     pub idle_connection_timeout: Duration,
     /// Inbound requests per second accepted from one peer (token bucket, burst of twice as many);
     /// requests above it are dropped and reported as [`P2pEvent::Refused`]. 0 = no limit.
-    /// Default 200.
+    /// Default 200. Independently, libp2p accepts at most 256 inbound requests in flight per
+    /// connection and protocol (request-response `max_concurrent_streams`) and resets extra
+    /// streams.
     pub max_requests_per_sec: u32,
 }
 
