@@ -246,7 +246,8 @@ pub async fn link_up(node: &Arc<Node>, link: LinkHandle) {
         }
         return;
     };
-    node.routes.set(&info.ilp_address, &link.account);
+    node.routes.set_with_path(&info.ilp_address, &link.account, vec![info.ilp_address.clone()]);
+    ccp::on_peer_link_up(node, &link);
     node.peers.lock().expect("poisoned").insert(info.pubkey.clone(), info.clone());
     let record = PeerRecord {
         account_id: link.account.clone(),

@@ -3,15 +3,22 @@
 //! Jobs are sent one Prepare at a time, in order, so stream data arrives in offset order and
 //! a retry repeats exactly the same frames at the same offsets. Data respects the receiver's
 //! window (StreamMaxData from its encrypted replies; 16 384 bytes assumed until told, as JS). Temporary failures (T and R
-//! codes, a link that is down) are retried with backoff; a final Reject (F codes) fails the
-//! job and leaves the offsets where they were, since the receiver NACKed those bytes.
+//! codes, a link that is down, and F02 Unreachable while routes converge) are retried with
+//! backoff; a final Reject (other F codes) fails the job and leaves the offsets where they
+//! were, since the receiver NACKed those bytes.
+//!
+//! Fees: on a BTP-NIPs connection the receiver must get at least the job's amount (the STREAM
+//! `prepareAmount`), but every connector on the path takes its fee. When the receiver answers
+//! F99 with an encrypted reply saying less arrived, the same frames go again with the source
+//! amount raised by the shortfall; the fee the path took (source amount − what arrived, from
+//! the receiver's replies) is remembered per connection and added to later packets.
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::btpnips::addressing::{connection_address, TAG_LEN};
 use protocol::btpnips::secret::shared_secret;
-use protocol::ilp::{Address, Prepare, Reject};
+use protocol::ilp::{Address, ErrorCode, Prepare, Reject};
 use protocol::stream::{remote_limits, Frame, IlpPacketType, RemoteLimits, SendWindow, StreamKeys, StreamPacket};
 use tokio::sync::{mpsc, oneshot};
 
@@ -26,8 +33,14 @@ pub const PACKET_EXPIRY: Duration = Duration::from_secs(30);
 /// StreamDataBlocked packets sent (50 ms to 800 ms apart) before a full receiver window
 /// fails the job.
 pub const MAX_BLOCKED_TRIES: u32 = 12;
-/// Tries per packet before a temporary failure becomes the job's failure.
-pub const MAX_TRIES: u32 = 6;
+/// Tries per packet before a temporary failure becomes the job's failure (waits between
+/// them: 250 ms doubling to 8 s, about 24 s in all).
+pub const MAX_TRIES: u32 = 8;
+/// Longest wait between two tries of a packet.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// Times one packet's source amount is raised for the path's fees before the receiver's
+/// F99 "amount below the minimum" counts as the job's failure.
+pub const MAX_FEE_TRIES: u32 = 6;
 
 /// Why a send failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -149,6 +162,9 @@ struct Sender {
     /// What the receiver allows over all streams (ConnectionMaxData; unlimited until told).
     connection_window: SendWindow,
     announced: bool,
+    /// What the path took in fees on the last paid packet (source amount − amount that
+    /// arrived): added to the source amount of later packets with a minimum to reach.
+    path_fee: u64,
 }
 
 impl Sender {
@@ -161,6 +177,7 @@ impl Sender {
             windows: HashMap::new(),
             connection_window: SendWindow::with_remote_max(u64::MAX),
             announced: false,
+            path_fee: 0,
         }
     }
 
@@ -168,10 +185,7 @@ impl Sender {
         match &self.target {
             Target::Fixed(a) => Ok(a.clone()),
             Target::BtpNips { peer, tag } => {
-                let address = {
-                    let peers = self.node.peers.lock().expect("poisoned");
-                    peers.get(&hex::encode(peer)).map(|i| i.ilp_address.clone())
-                };
+                let address = self.node.peer_info(&hex::encode(peer)).map(|i| i.ilp_address);
                 let address: Address = address.and_then(|a| a.parse().ok()).ok_or(SendError::UnknownPeer)?;
                 connection_address(&address, &self.node.key.pubkey, tag).map_err(|_| SendError::UnknownPeer)
             }
@@ -249,24 +263,29 @@ impl Sender {
         Ok(())
     }
 
-    /// Read the receiver's encrypted STREAM reply (in a Fulfill or Reject): only one that
+    /// The receiver's encrypted STREAM reply (in a Fulfill or Reject): only one that
     /// decrypts, echoes our sequence and names the right packet type counts (RFC 29 §4.4).
-    fn read_reply(&self, data: &[u8], expected: IlpPacketType) -> RemoteLimits {
+    fn decode_reply(&self, data: &[u8], expected: IlpPacketType) -> Option<StreamPacket> {
         let reply = self.keys.decrypt(data).ok().and_then(|p| StreamPacket::decode(&p).ok());
         match reply {
             Some(r) if r.sequence == self.sequence && r.ilp_packet_type == expected => {
-                tracing::debug!(target = ?self.target, frames = ?r.frames, "STREAM reply");
-                remote_limits(&r.frames)
+                tracing::debug!(target = ?self.target, frames = ?r.frames, arrived = r.prepare_amount, "STREAM reply");
+                Some(r)
             }
             other => {
                 tracing::debug!(target = ?self.target, sequence = self.sequence, reply = ?other.map(|r| (r.sequence, r.ilp_packet_type)), len = data.len(), "no usable STREAM reply");
-                RemoteLimits::default()
+                None
             }
         }
     }
 
     /// Send one packet's frames, retrying temporary failures; returns the limits the
     /// receiver's reply carried.
+    ///
+    /// With `min_received` > 0 (the receiver must get that much), the source amount is
+    /// `amount` plus the fee the path took last time, raised by the shortfall when the
+    /// receiver says less arrived (at most [`MAX_FEE_TRIES`] times, and only while what
+    /// arrives grows).
     async fn send_with_retries(
         &mut self,
         destination: &Address,
@@ -274,9 +293,17 @@ impl Sender {
         min_received: u64,
         frames: Vec<Frame>,
     ) -> Result<RemoteLimits, SendError> {
+        let mut source = if min_received > 0 { amount.max(min_received).saturating_add(self.path_fee) } else { amount };
+        let mut fee_tries = 0u32;
+        let mut last_arrived: Option<u64> = None;
         let mut backoff = Duration::from_millis(250);
         let mut last = String::new();
-        for _ in 0..MAX_TRIES {
+        let mut tries = 0u32;
+        loop {
+            if tries >= MAX_TRIES {
+                return Err(SendError::Unreachable(last));
+            }
+            tries += 1;
             self.sequence += 1;
             let packet = StreamPacket {
                 sequence: self.sequence,
@@ -286,16 +313,48 @@ impl Sender {
             };
             let data = self.keys.encrypt(rand::random(), &packet.encode());
             let prepare = Prepare {
-                amount,
+                amount: source,
                 expires_at: crate::clock::now() + chrono::Duration::from_std(PACKET_EXPIRY).expect("small"),
                 execution_condition: self.keys.condition(&data),
                 destination: destination.clone(),
                 data,
             };
             match connector::handle_prepare(&self.node, Source::Local, prepare).await {
-                Ok(f) => return Ok(self.read_reply(&f.data, IlpPacketType::Fulfill)),
-                Err(r) if r.code.is_final() => {
-                    if let Some((code, message)) = self.read_reply(&r.data, IlpPacketType::Reject).connection_close {
+                Ok(f) => {
+                    let reply = self.decode_reply(&f.data, IlpPacketType::Fulfill);
+                    if min_received > 0 {
+                        if let Some(arrived) = reply.as_ref().map(|r| r.prepare_amount) {
+                            let fee = source.saturating_sub(arrived);
+                            if fee != self.path_fee {
+                                tracing::info!(target = ?self.target, fee, previous = self.path_fee, "STREAM: the path's fee changed");
+                            }
+                            self.path_fee = fee;
+                        }
+                    }
+                    return Ok(reply.map(|r| remote_limits(&r.frames)).unwrap_or_default());
+                }
+                Err(r) if r.code.is_final() && r.code != ErrorCode::F02_UNREACHABLE => {
+                    let reply = self.decode_reply(&r.data, IlpPacketType::Reject);
+                    let arrived = reply.as_ref().map(|p| p.prepare_amount);
+                    if let Some(arrived) = arrived.filter(|a| {
+                        r.code == ErrorCode::F99_APPLICATION_ERROR
+                            && *a < min_received
+                            && fee_tries < MAX_FEE_TRIES
+                            && last_arrived.is_none_or(|l| *a > l)
+                    }) {
+                        // The path took more than we allowed for: add the shortfall and send
+                        // the same frames again (a rejected packet moved no money).
+                        let shortfall = min_received - arrived;
+                        tracing::info!(target = ?self.target, sent = source, arrived, min_received, "STREAM: raising the source amount to cover the path's fees");
+                        source = source.saturating_add(shortfall);
+                        fee_tries += 1;
+                        last_arrived = Some(arrived);
+                        tries -= 1;
+                        continue;
+                    }
+                    if let Some((code, message)) =
+                        reply.map(|p| remote_limits(&p.frames)).and_then(|l| l.connection_close)
+                    {
                         tracing::warn!(target = ?self.target, ?code, %message, "receiver closed the STREAM connection");
                     }
                     return Err(SendError::Rejected(r));
@@ -305,9 +364,10 @@ impl Sender {
                     last = format!("{} {}", r.code, r.message);
                 }
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(8));
+            if tries < MAX_TRIES {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
         }
-        Err(SendError::Unreachable(last))
     }
 }
