@@ -86,10 +86,12 @@ pub fn verify(event: &Event, now: u64) -> Result<Announcement, Refusal> {
     let author = protocol::btpnips::secret::parse_hex32(&event.pubkey).map_err(|e| format!("invalid: {e}"))?;
     for text in &announcement.multiaddrs {
         let addr: Multiaddr = text.parse().map_err(|e| format!("invalid: multiaddr {text:?}: {e}"))?;
-        let peer = peer_id_in(&addr)
-            .ok_or_else(|| format!("invalid: multiaddr {text:?} does not end in /p2p/<peer id>"))?;
+        let peer =
+            peer_id_in(&addr).ok_or_else(|| format!("invalid: multiaddr {text:?} does not end in /p2p/<peer id>"))?;
         if discovery::p2p::nostr_pubkey_of(&peer) != Some(author) {
-            return Err(format!("invalid: multiaddr {text:?} names peer id {peer}, which is not the key of the author"));
+            return Err(format!(
+                "invalid: multiaddr {text:?} names peer id {peer}, which is not the key of the author"
+            ));
         }
     }
     Ok(announcement)
@@ -166,8 +168,7 @@ async fn accept(node: &Arc<Node>, event: Event, from: Option<PeerId>) -> Result<
         return Ok(false); // our own, back from the network
     }
     let entry = Entry { announcement: announcement.clone(), event: event.clone() };
-    if node.directory.get(&event.pubkey, 0).is_some_and(|old| old.announcement.created_at >= announcement.created_at)
-    {
+    if node.directory.get(&event.pubkey, 0).is_some_and(|old| old.announcement.created_at >= announcement.created_at) {
         return Ok(false);
     }
     node.storage.writer().submit(vec![Op::InsertEvent(event.clone())]).await.map_err(|e| {

@@ -8,7 +8,6 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-
 /// Prices this node asks, in units of its asset at `asset_scale` (docs/btp-nips.md §4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriceConfig {

@@ -168,7 +168,8 @@ impl Node {
             }
             None => Vec::new(),
         };
-        let listen = ListenFile { bound, peer_id: node.p2p.as_ref().map(|p| p.local_peer_id().to_string()), p2p: p2p_addrs };
+        let listen =
+            ListenFile { bound, peer_id: node.p2p.as_ref().map(|p| p.local_peer_id().to_string()), p2p: p2p_addrs };
         crate::announce::start(&node).await.context("starting announcements")?;
         crate::follows::start(&node).await.context("reading follow lists")?;
         crate::btpnips::spawn_resumer(&node);
@@ -254,6 +255,11 @@ impl Node {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
         self.shutdown();
+        // Close libp2p connections before the process exits, so peers see the links go down
+        // now rather than after QUIC's idle timeout, and reroute at once.
+        if let Some(p2p) = &self.p2p {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(3), p2p.shutdown()).await;
+        }
     }
 }
 
@@ -275,7 +281,9 @@ fn split_bootstrap(
                 ws.push(peer);
             }
             (None, Some(addr)) => {
-                p2p.push(discovery::p2p::P2pBootstrap::parse(addr, &e.pubkey).with_context(|| format!("bootstrap[{i}]"))?);
+                p2p.push(
+                    discovery::p2p::P2pBootstrap::parse(addr, &e.pubkey).with_context(|| format!("bootstrap[{i}]"))?,
+                );
             }
             _ => anyhow::bail!("bootstrap[{i}]: give exactly one of url (BTP over WebSocket) and multiaddr (libp2p)"),
         }

@@ -92,11 +92,15 @@ async fn link_over_quic_announcements_and_bad_input() {
     assert_eq!(discovery::p2p::nostr_pubkey_of(&a_peer), Some(a.key.pubkey));
 
     // B links to A over libp2p; both see the link and each other's announcement.
-    eventually("A–B link", || (a.links.get(&b.key.pubkey_hex).is_some() && b.links.get(&a.key.pubkey_hex).is_some()).then_some(())).await;
+    eventually("A–B link", || {
+        (a.links.get(&b.key.pubkey_hex).is_some() && b.links.get(&a.key.pubkey_hex).is_some()).then_some(())
+    })
+    .await;
     assert_eq!(a.p2p_state.linked(), vec![b.key.pubkey_hex.clone()]);
     let now = btpnips::clock::now_secs();
     eventually("announcements both ways", || {
-        (a.directory.get(&b.key.pubkey_hex, now).is_some() && b.directory.get(&a.key.pubkey_hex, now).is_some()).then_some(())
+        (a.directory.get(&b.key.pubkey_hex, now).is_some() && b.directory.get(&a.key.pubkey_hex, now).is_some())
+            .then_some(())
     })
     .await;
     let seen_by_b = b.directory.get(&a.key.pubkey_hex, now).unwrap();

@@ -87,7 +87,7 @@ test("a paid subscription: stored events, then EOSE, then live ones, through Bob
   assert.equal(outbound.amount_paid, expected)
   assert.equal(outbound.events_delivered, published.length)
   assert.equal(outbound.peer, alicePk)
-  assert.equal(b.events_stored, published.length, "Bob's node stored Alice's events")
+  assert.equal(b.events_stored, published.length + 1, "Bob's node stored Alice's events (and its own Kind 32001 announcement)")
 
   const cli = await bob.cliStatus()
   assert.equal(peerOf(cli, alicePk).balance, -expected, 'the CLI shows the same balance')

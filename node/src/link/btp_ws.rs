@@ -21,8 +21,8 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::{handshake, LinkError, LinkHandle, LinkRequest};
 use crate::config::{AccountConfig, Relation};
-use discovery::BootstrapPeer;
 use crate::node::Node;
+use discovery::BootstrapPeer;
 
 type Ws = WebSocketStream<TcpStream>;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -312,4 +312,3 @@ fn handle_frame(
         }
     }
 }
-

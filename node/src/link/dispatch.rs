@@ -12,7 +12,12 @@ use crate::node::Node;
 /// Handle one BTP Message (`request_id`, `protocol_data`) from the linked `account` and
 /// return the frame to answer with: Response{ilp: Fulfill|Reject}, Response{} for an accepted
 /// claim, or a BTP Error (F00 for a refused claim, F01 when the primary protocol is not ilp).
-pub async fn on_message(node: &Arc<Node>, account: &str, request_id: u32, protocol_data: Vec<ProtocolData>) -> BtpPacket {
+pub async fn on_message(
+    node: &Arc<Node>,
+    account: &str,
+    request_id: u32,
+    protocol_data: Vec<ProtocolData>,
+) -> BtpPacket {
     let primary = protocol_data.first().map(|p| p.protocol_name.as_str()).unwrap_or_default();
     if primary == protocol::btpnips::info::CLAIM_PROTOCOL_NAME {
         return match crate::settlement::on_claim_message(node, account, &protocol_data[0].data).await {
@@ -35,7 +40,12 @@ pub async fn on_message(node: &Arc<Node>, account: &str, request_id: u32, protoc
 
 /// The BTP Error for a Transfer: value moves by payment-channel claims instead.
 pub fn transfer_refused(request_id: u32) -> BtpPacket {
-    btp_error(request_id, "F00", "NotAcceptedError", "BTP Transfer is not supported; settlement uses payment-channel claims")
+    btp_error(
+        request_id,
+        "F00",
+        "NotAcceptedError",
+        "BTP Transfer is not supported; settlement uses payment-channel claims",
+    )
 }
 
 /// A BTP Error frame (RFC 23 §3.4) triggered now, with `why` as its data.

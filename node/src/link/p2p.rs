@@ -27,11 +27,14 @@ use super::{LinkError, LinkHandle, LinkRequest};
 use crate::config::Relation;
 use crate::node::Node;
 
+/// A live libp2p link: the peer's PeerId, the link id, and the link task's stop switch.
+type Linked = (PeerId, u64, watch::Sender<bool>);
+
 /// Peer-network state of the node.
 #[derive(Default)]
 pub struct State {
-    /// Linked peers by pubkey hex: their PeerId, the link id, and the link task's stop switch.
-    linked: Mutex<HashMap<String, (PeerId, u64, watch::Sender<bool>)>>,
+    /// Linked peers by pubkey hex.
+    linked: Mutex<HashMap<String, Linked>>,
     /// Connected peers by pubkey hex.
     connected: Mutex<HashMap<String, PeerId>>,
     /// Pubkeys we want a direct link with (besides bootstrap peers).
@@ -273,7 +276,12 @@ fn unlink(node: &Arc<Node>, pk: &str) {
 }
 
 /// A link's task: carry each request to the peer as one libp2p request, concurrently.
-async fn run(node: Arc<Node>, peer: PeerId, mut commands: mpsc::Receiver<LinkRequest>, mut stop: watch::Receiver<bool>) {
+async fn run(
+    node: Arc<Node>,
+    peer: PeerId,
+    mut commands: mpsc::Receiver<LinkRequest>,
+    mut stop: watch::Receiver<bool>,
+) {
     let Some(p2p) = node.p2p.clone() else { return };
     loop {
         let cmd = tokio::select! {

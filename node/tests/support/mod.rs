@@ -22,10 +22,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         relay_listen: "127.0.0.1:0".parse().unwrap(),
         api_listen: "127.0.0.1:0".parse().unwrap(),
         peer_listen: "127.0.0.1:0".parse().unwrap(),
-        p2p: btpnips::config::P2pConfig {
-            listen: vec!["/ip4/127.0.0.1/udp/0/quic-v1".into()],
-            ..Default::default()
-        },
+        p2p: btpnips::config::P2pConfig { listen: vec!["/ip4/127.0.0.1/udp/0/quic-v1".into()], ..Default::default() },
         prices: PriceConfig {
             subscription: 1000,
             subscription_period_secs: 3600,
