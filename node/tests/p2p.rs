@@ -195,3 +195,79 @@ async fn link_over_quic_announcements_and_bad_input() {
     a.shutdown();
     b.shutdown();
 }
+
+/// A follow with no route to the publisher: the follower asks the peer network for a direct
+/// link (docs/btp-nips.md §9–§10). B refuses every ILP link (`max_links = 0`) but still
+/// gossips, so C learns A's announcement through B, has no route to A, links to A directly
+/// and subscribes; A's events then reach C's store. Unfollowing closes the subscription.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_without_a_route_links_directly() {
+    let (da, db, dc) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(da.path(), vec![]).await;
+    let a_addr = multiaddr_of(&a).await;
+    let boot_a = BootstrapEntry { multiaddr: Some(a_addr), url: None, pubkey: a.key.pubkey_hex.clone() };
+    let mut config = test_config(db.path());
+    config.bootstrap = vec![boot_a];
+    config.p2p.max_links = 0;
+    let b = Node::start(config).await.unwrap();
+    let b_addr = multiaddr_of(&b).await;
+    let c =
+        start(dc.path(), vec![BootstrapEntry { multiaddr: Some(b_addr), url: None, pubkey: b.key.pubkey_hex.clone() }])
+            .await;
+
+    let now = btpnips::clock::now_secs();
+    eventually("C to learn A's announcement through B", || c.directory.get(&a.key.pubkey_hex, now).map(|_| ())).await;
+    assert!(b.links.all().is_empty() && c.links.all().is_empty(), "B links with nobody");
+    assert!(c.routes.resolve(&a.address).is_none(), "no route from C to A");
+
+    // A's owner (A's node key) publishes a note; C's owner follows A.
+    let note = protocol::nostr::Event::sign(&a.key.secret, now, 1, vec![], "hello from A".into(), [9; 32]).unwrap();
+    assert!(btpnips::ingest::publish(&a, note.clone()).await.0);
+    let contacts = protocol::nostr::Event::sign(
+        &c.key.secret,
+        now,
+        3,
+        vec![vec!["p".into(), a.key.pubkey_hex.clone()]],
+        String::new(),
+        [8; 32],
+    )
+    .unwrap();
+    assert!(btpnips::ingest::publish(&c, contacts).await.0);
+
+    eventually("a direct C–A link", || c.links.get(&a.key.pubkey_hex).map(|_| ())).await;
+    let mut stored = false;
+    for _ in 0..200 {
+        let got = c
+            .storage
+            .query_events(&[protocol::nostr::Filter { ids: Some(vec![note.id.clone()]), ..Default::default() }])
+            .await
+            .unwrap();
+        if !got.is_empty() {
+            stored = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(stored, "A's note reached C's store over the direct link");
+    let sub = c.subs.records().into_iter().find(|r| r.peer == a.key.pubkey_hex).unwrap();
+    assert_eq!(sub.status, "active");
+
+    // Unfollow: an empty, newer contact list.
+    let empty = protocol::nostr::Event::sign(&c.key.secret, now + 1, 3, vec![], String::new(), [7; 32]).unwrap();
+    assert!(btpnips::ingest::publish(&c, empty).await.0);
+    eventually("the subscription to close", || {
+        c.subs
+            .records()
+            .into_iter()
+            .find(|r| r.peer == a.key.pubkey_hex && r.status == "closed: unfollowed")
+            .map(|_| ())
+    })
+    .await;
+    eventually("A to see the CLOSE", || {
+        a.subs.records().into_iter().find(|r| r.peer == c.key.pubkey_hex && r.status == "closed").map(|_| ())
+    })
+    .await;
+    for n in [&a, &b, &c] {
+        n.shutdown();
+    }
+}

@@ -42,7 +42,8 @@ pub(super) fn restore(node: &Arc<Node>, mut record: SubscriptionRecord) {
 pub(super) fn on_link_up(node: &Arc<Node>, peer: &str) {
     let resume = {
         let map = node.subs.outbound.lock().expect("poisoned");
-        map.get(peer).is_some_and(|s| matches!(s.record.status.as_str(), "active" | "resuming" | "opening"))
+        // Not "opening": that opening is under way and will use the new link.
+        map.get(peer).is_some_and(|s| s.record.status == "active" || s.record.status.starts_with("resuming"))
     };
     if resume {
         spawn_open(node, peer.to_owned());
@@ -226,12 +227,14 @@ async fn open(node: &Arc<Node>, peer: &str) {
         finish(node, peer, |r| r.status = why.clone());
         return;
     }
+    // Resume after the newest event of the publisher we hold, not counting its Kind 32001
+    // announcement (it arrives by gossip, not on the subscription; one is kept per key).
     let since = match node
         .storage
-        .query_events(&[Filter { authors: Some(vec![peer.to_owned()]), limit: Some(1), ..Default::default() }])
+        .query_events(&[Filter { authors: Some(vec![peer.to_owned()]), limit: Some(2), ..Default::default() }])
         .await
     {
-        Ok(v) => v.first().map(|e| e.created_at + 1),
+        Ok(v) => v.iter().find(|e| e.kind != protocol::btpnips::announcement::KIND).map(|e| e.created_at + 1),
         Err(_) => None,
     };
     let conn = match node.stream.outgoing(node, pk) {

@@ -13,7 +13,6 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use protocol::btp::{self, BtpPacket, ProtocolData};
 use protocol::btpnips::info::NodeInfo;
-use protocol::ilp::Packet;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
@@ -291,14 +290,7 @@ fn handle_frame(
             match waiting {
                 Waiting::Message(reply) => drop(reply.send(Ok(protocol_data))),
                 Waiting::Ilp(reply) => {
-                    let result = match btp::find_entry(&protocol_data, "ilp").map(|e| Packet::decode(&e.data)) {
-                        Some(Ok(Packet::Fulfill(f))) => Ok(Ok(f)),
-                        Some(Ok(Packet::Reject(r))) => Ok(Err(r)),
-                        Some(Ok(Packet::Prepare(_))) => Err(LinkError::Malformed("Prepare in a Response".into())),
-                        Some(Err(e)) => Err(LinkError::Malformed(e.to_string())),
-                        None => Err(LinkError::Malformed("Response without ilp entry".into())),
-                    };
-                    let _ = reply.send(result);
+                    let _ = reply.send(super::ilp_reply(&protocol_data));
                 }
             }
         }

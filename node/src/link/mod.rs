@@ -37,6 +37,20 @@ pub enum LinkError {
     Malformed(String),
 }
 
+/// The ILP reply carried by a BTP Response's entries (RFC 23 §3.2: the `ilp` entry).
+///
+/// Errors: [`LinkError::Malformed`] when there is no `ilp` entry, it does not parse, or it is
+/// a Prepare.
+pub(crate) fn ilp_reply(protocol_data: &[ProtocolData]) -> Result<Result<Fulfill, Reject>, LinkError> {
+    match protocol::btp::find_entry(protocol_data, "ilp").map(|e| protocol::ilp::Packet::decode(&e.data)) {
+        Some(Ok(protocol::ilp::Packet::Fulfill(f))) => Ok(Ok(f)),
+        Some(Ok(protocol::ilp::Packet::Reject(r))) => Ok(Err(r)),
+        Some(Ok(protocol::ilp::Packet::Prepare(_))) => Err(LinkError::Malformed("Prepare in a Response".into())),
+        Some(Err(e)) => Err(LinkError::Malformed(e.to_string())),
+        None => Err(LinkError::Malformed("Response without ilp entry".into())),
+    }
+}
+
 /// A request to a link's task.
 pub(crate) enum LinkRequest {
     /// Send this ILP Prepare; answer with the Fulfill or Reject.

@@ -19,7 +19,6 @@ use std::time::Duration;
 use discovery::p2p::{P2pEvent, P2pHandle, PeerId, Proto};
 use protocol::btp::{self, BtpPacket, ContentType, ProtocolData};
 use protocol::btpnips::info::{self, NodeInfo};
-use protocol::ilp::Packet;
 use tokio::sync::{mpsc, watch};
 
 use super::dispatch::btp_error;
@@ -164,8 +163,14 @@ fn info_entry(node: &Node) -> ProtocolData {
 /// Ask `peer` for a link: send our node info, install the link when it answers with its own.
 async fn request_link(node: &Arc<Node>, peer: PeerId, pk: String) {
     let Some(p2p) = &node.p2p else { return };
-    if node.p2p_state.linked.lock().expect("poisoned").contains_key(&pk) {
-        return;
+    {
+        let linked = node.p2p_state.linked.lock().expect("poisoned");
+        if linked.contains_key(&pk) {
+            return;
+        }
+        if linked.len() >= node.config.p2p.max_links {
+            return tracing::warn!(%peer, pubkey = %pk, linked = linked.len(), "not linking: max_links reached");
+        }
     }
     let request = BtpPacket::Message { request_id: rand::random(), protocol_data: vec![info_entry(node)] };
     let reply = match p2p.request(peer, Proto::Btp, request.encode()).await {
@@ -296,15 +301,7 @@ async fn run(
                         request_id: rand::random(),
                         protocol_data: vec![btp::ilp_entry(prepare.encode())],
                     };
-                    let result = exchange(&p2p, peer, frame).await.and_then(|protocol_data| {
-                        match btp::find_entry(&protocol_data, "ilp").map(|e| Packet::decode(&e.data)) {
-                            Some(Ok(Packet::Fulfill(f))) => Ok(Ok(f)),
-                            Some(Ok(Packet::Reject(r))) => Ok(Err(r)),
-                            Some(Ok(Packet::Prepare(_))) => Err(LinkError::Malformed("Prepare in a Response".into())),
-                            Some(Err(e)) => Err(LinkError::Malformed(e.to_string())),
-                            None => Err(LinkError::Malformed("Response without ilp entry".into())),
-                        }
-                    });
+                    let result = exchange(&p2p, peer, frame).await.and_then(|data| super::ilp_reply(&data));
                     let _ = reply.send(result);
                 }
                 LinkRequest::Message { protocol_data, reply } => {
