@@ -55,6 +55,47 @@ impl Directory {
         map.insert(key, entry);
         true
     }
+
+    /// Whether a new announcement of `pubkey` made at `created_at` may be taken: refused
+    /// (with the reason) when it comes less than [`MIN_REANNOUNCE_SECS`] after the one held
+    /// (a key re-signing in a loop would otherwise flood the network), or when it is a new key
+    /// and the directory already holds [`MAX_DIRECTORY`] unexpired entries. Expired entries
+    /// are dropped here.
+    fn admit(&self, pubkey: &str, created_at: u64, now: u64) -> Result<(), Refusal> {
+        let mut map = self.entries.lock().expect("poisoned");
+        match map.get(pubkey) {
+            Some(old) if created_at < old.announcement.created_at + MIN_REANNOUNCE_SECS => {
+                Err(format!("rate-limited: re-announced within {MIN_REANNOUNCE_SECS} s"))
+            }
+            Some(_) => Ok(()),
+            None => {
+                if map.len() >= MAX_DIRECTORY {
+                    map.retain(|_, e| e.announcement.expires_at > now);
+                }
+                if map.len() >= MAX_DIRECTORY {
+                    return Err(format!("rate-limited: directory full ({MAX_DIRECTORY} nodes)"));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Most nodes the directory holds.
+pub const MAX_DIRECTORY: usize = 10_000;
+/// Least time (seconds) between two announcements of one key that we take.
+pub const MIN_REANNOUNCE_SECS: u64 = 5;
+
+impl Directory {
+    /// Number of announcements held (expired ones until dropped).
+    pub fn len(&self) -> usize {
+        self.entries.lock().expect("poisoned").len()
+    }
+
+    /// Whether the directory is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// The PeerId of a multiaddr's final `/p2p/<peer id>` component, if it has one.
@@ -170,6 +211,9 @@ async fn accept(node: &Arc<Node>, event: Event, from: Option<PeerId>) -> Result<
     let entry = Entry { announcement: announcement.clone(), event: event.clone() };
     if node.directory.get(&event.pubkey, 0).is_some_and(|old| old.announcement.created_at >= announcement.created_at) {
         return Ok(false);
+    }
+    if from.is_some() {
+        node.directory.admit(&event.pubkey, announcement.created_at, crate::clock::now_secs())?;
     }
     node.storage.writer().submit(vec![Op::InsertEvent(event.clone())]).await.map_err(|e| {
         tracing::error!(error = %e, "could not store an announcement");

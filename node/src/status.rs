@@ -40,6 +40,9 @@ pub async fn status(node: &Arc<Node>) -> Result<Value, storage::StorageError> {
     Ok(json!({
         "node": {
             "pubkey": node.key.pubkey_hex,
+            // One key, three views: Nostr pubkey, libp2p PeerId, EVM address.
+            "peer_id": node.p2p.as_ref().map(|p| p.local_peer_id().to_string()),
+            "evm_address": contracts::claim::evm_address(&node.key.secret).ok().map(|a| a.to_checksum(None)),
             "ilp_address": node.address.to_string(),
             "asset_code": node.config.asset_code,
             "asset_scale": node.config.asset_scale,

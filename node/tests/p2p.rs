@@ -191,6 +191,11 @@ async fn link_over_quic_announcements_and_bad_input() {
         RelayMessage::Ok { accepted: true, message, .. } => assert!(message.starts_with("duplicate:"), "{message}"),
         other => panic!("{other:?}"),
     }
+    // Re-signing in a loop (a flood of "newer" announcements) is refused.
+    let again = announcement(&m_secret, &m_peer, now + 1, 600).to_event(&m_secret, [5; 32]).unwrap();
+    let why = refused(&gossip(&m, a_peer, again).await);
+    assert!(why.starts_with("rate-limited:"), "{why}");
+    assert!(a.links.get(&b.key.pubkey_hex).is_some(), "the A–B link outlived all of it");
     m.shutdown().await;
     a.shutdown();
     b.shutdown();
