@@ -215,7 +215,8 @@ async fn wait_for_route(node: &Arc<Node>, peer: &str) -> bool {
 /// Send (or resend) the REQ, paying for a new period if the paid one is over.
 async fn open(node: &Arc<Node>, peer: &str) {
     let Some(info) = node.peer_info(peer) else {
-        return finish(node, peer, |r| r.status = "resuming: no announcement of the publisher yet".into());
+        // Not "resuming": the resumer would poll it; its announcement reopens it (follows.rs).
+        return finish(node, peer, |r| r.status = "waiting: no announcement of the publisher yet".into());
     };
     let Ok(pk) = protocol::btpnips::secret::parse_hex32(peer) else { return };
     let cfg = &node.config;
