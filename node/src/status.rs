@@ -55,7 +55,8 @@ pub async fn status(node: &Arc<Node>) -> Result<Value, storage::StorageError> {
         "routes": node.routes.snapshot(),
         "stream_connections": { "outgoing": outgoing, "incoming": incoming },
         "links": links.iter().map(|l| json!({
-            "account": l.account, "relation": l.relation, "direction": l.direction, "btpnips": l.info.is_some(),
+            "account": l.account, "relation": l.relation, "direction": l.direction, "transport": l.transport,
+            "btpnips": l.info.is_some(),
         })).collect::<Vec<_>>(),
         "spsp_receipts": node.spsp.snapshot(),
         "settlement": node.settlement.as_ref().map(|e| e.info()),

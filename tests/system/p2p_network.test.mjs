@@ -29,7 +29,10 @@ const nodes = keys.map((k, i) => new NodeProcess(`n${i}`, {
 }))
 // Followers and the publishers they follow: every pair is at least two hops apart on the ring.
 const FOLLOWS = { 0: [3, 5], 6: [2], 4: [8] }
-const STOPPED = 1 // on the shortest path 0 → 3, stopped mid-test
+const STOPPED = 1 // on the shortest path 0 → 3, stopped mid-test, later restarted
+const CRASHED = 2 // on the same path, killed (SIGKILL) after n1 is back
+const down = new Set() // indexes of nodes not running
+const frozen = {} // index → balance total when it went down
 const clients = []
 
 after(async () => {
@@ -40,8 +43,8 @@ after(async () => {
 const now = () => Math.floor(Date.now() / 1000)
 const note = (i, content) => finalizeEvent({ kind: 1, created_at: now(), tags: [], content }, keys[i])
 const ringHops = (a, b) => Math.min((a - b + N) % N, (b - a + N) % N)
-const alive = () => nodes.filter((_, i) => i !== STOPPED || !stoppedAt)
-let stoppedAt = null
+const alive = () => nodes.filter((_, i) => !down.has(i))
+const routeTo = (i) => `test.btpnips.${pubs[i].slice(0, 16)}`
 
 function balances (status) { return status.accounts.reduce((sum, a) => sum + a.balance, 0) }
 
@@ -164,20 +167,38 @@ test('fees were taken at each hop and balances sum to zero network-wide', async 
 })
 
 test('a node in the middle stops; the network routes around it and delivery continues', async (t) => {
-  const before = await nodes[STOPPED].status()
-  const stoppedBalance = balances(before)
+  frozen[STOPPED] = balances(await nodes[STOPPED].status())
   await nodes[STOPPED].stop()
-  stoppedAt = Date.now()
-  const target = `test.btpnips.${pubs[3].slice(0, 16)}`
-  await eventually(async () => (await nodes[0].status()).routes[target] === pubs[N - 1], { what: "n0's route to n3 to go through n9", timeoutMs: 60000 })
+  down.add(STOPPED)
+  const stoppedAt = Date.now()
+  await eventually(async () => (await nodes[0].status()).routes[routeTo(3)] === pubs[N - 1], { what: "n0's route to n3 to go through n9", timeoutMs: 60000 })
   t.diagnostic(`n0 rerouted to n3 through n9 ${Date.now() - stoppedAt} ms after n1 stopped`)
   for (const p of [3, 5]) await publish(p, `after the stop: note of n${p}`)
   await allDelivered()
   t.diagnostic(`events published after the stop delivered ${Date.now() - stoppedAt} ms after n1 stopped`)
   for (const p of [3, 5]) for (const e of published[p]) assert.equal(received[0].get(e.id), 1, `n0 got ${e.content} once`)
   const totals = await quiescentBalances(alive())
-  assert.equal(totals.reduce((a, b) => a + b, 0) + stoppedBalance, 0, 'balances still sum to zero (the stopped node’s frozen)')
-  t.diagnostic(`balance totals after the stop: ${totals.join(' ')} (+ n1 frozen at ${stoppedBalance})`)
+  t.diagnostic(`balance totals after the stop: ${totals.join(' ')} (+ n1 frozen at ${frozen[STOPPED]})`)
+  assert.equal(totals.reduce((a, b) => a + b, 0) + frozen[STOPPED], 0, 'balances still sum to zero (the stopped node’s frozen)')
+})
+
+test('the stopped node rejoins; a crashed node (SIGKILL, no goodbye) is detected and routed around', async (t) => {
+  nodes[STOPPED].config.bootstrap = [0, 2].map((j) => ({ multiaddr: nodes[j].p2pAddrs[0], pubkey: pubs[j] }))
+  await nodes[STOPPED].start()
+  down.delete(STOPPED)
+  await eventually(async () => (await nodes[0].status()).routes[routeTo(3)] === pubs[STOPPED], { what: "n0's route to n3 back through n1", timeoutMs: 60000 })
+  const before = await quiescentBalances(nodes)
+  assert.equal(before.reduce((a, b) => a + b, 0), 0, 'n1 kept its balances across the restart; the sum is zero')
+  frozen[CRASHED] = before[CRASHED]
+  await nodes[CRASHED].kill()
+  down.add(CRASHED)
+  const killedAt = Date.now()
+  await eventually(async () => (await nodes[0].status()).routes[routeTo(3)] === pubs[N - 1], { what: "n0's route to n3 to avoid the crashed n2", timeoutMs: 60000, intervalMs: 250 })
+  t.diagnostic(`crash of n2 detected (QUIC idle timeout) and n0 rerouted to n3 through n9 ${Date.now() - killedAt} ms after SIGKILL`)
+  await publish(3, 'after the crash: note of n3')
+  await eventually(() => published[3].every((e) => received[0].get(e.id) === 1), { what: 'n0 to receive the note published after the crash', timeoutMs: 60000 })
+  const totals = await quiescentBalances(alive())
+  assert.equal(totals.reduce((a, b) => a + b, 0) + frozen[CRASHED], 0, 'balances sum to zero with the crashed node’s frozen')
 })
 
 test('unfollow closes the subscription', async () => {

@@ -87,11 +87,13 @@ pub fn on_link_up(link: &LinkHandle) {
     });
 }
 
-/// A link to a btpnips peer came up. The side that dialed starts CCP: it asks for the
-/// peer's routes and starts sending its own; the other side answers the Sync request with its
-/// broadcasts. (So a peer that dials in gets no CCP traffic before it asks for it.)
+/// A link to a btpnips peer came up. On a BTP/WebSocket link the side that dialed starts
+/// CCP: it asks for the peer's routes and starts sending its own; the other side answers the
+/// Sync request with its broadcasts (so a peer that dials in gets no CCP traffic before it
+/// asks for it). On a libp2p link both sides start: both may have sent the link request at
+/// once, so each may see the link as inbound (a second Sync only makes the peer send now).
 pub fn on_peer_link_up(node: &Arc<Node>, link: &LinkHandle) {
-    if link.direction == "outbound" {
+    if link.direction == "outbound" || link.transport == "libp2p" {
         on_link_up(link);
         start_broadcast(node, &link.account);
     }

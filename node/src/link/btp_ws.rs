@@ -207,8 +207,15 @@ async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
     let account = who.account.clone();
     let link_id = NEXT_LINK_ID.fetch_add(1, Ordering::Relaxed);
     let (tx, mut commands) = mpsc::channel::<LinkRequest>(1024);
-    let handle =
-        LinkHandle { account: account.clone(), link_id, info: who.info, relation: who.relation, direction, tx };
+    let handle = LinkHandle {
+        account: account.clone(),
+        link_id,
+        info: who.info,
+        relation: who.relation,
+        direction,
+        transport: "btp-ws",
+        tx,
+    };
     let (mut sink, mut source) = ws.split();
     let (out_tx, mut out_rx) = mpsc::channel::<Message>(1024);
     let writer = tokio::spawn(async move {

@@ -74,6 +74,8 @@ pub struct LinkHandle {
     pub relation: crate::config::Relation,
     /// "inbound" (the peer dialed us) or "outbound" (we dialed).
     pub direction: &'static str,
+    /// "btp-ws" (BTP over WebSocket) or "libp2p" (QUIC).
+    pub transport: &'static str,
     pub(crate) tx: mpsc::Sender<LinkRequest>,
 }
 

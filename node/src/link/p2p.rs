@@ -266,7 +266,15 @@ async fn install(node: &Arc<Node>, peer: PeerId, info: NodeInfo, direction: &'st
     }
     node.p2p_state.wanted.lock().expect("poisoned").remove(&pk);
     let (tx, commands) = mpsc::channel::<LinkRequest>(1024);
-    let handle = LinkHandle { account: pk.clone(), link_id, info: Some(info), relation: Relation::Peer, direction, tx };
+    let handle = LinkHandle {
+        account: pk.clone(),
+        link_id,
+        info: Some(info),
+        relation: Relation::Peer,
+        direction,
+        transport: "libp2p",
+        tx,
+    };
     tokio::spawn(run(node.clone(), peer, commands, stop_rx));
     crate::connector::link_up(node, handle).await;
     tracing::info!(%peer, pubkey = %pk, direction, transport = "libp2p", "peer link up");

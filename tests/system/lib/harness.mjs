@@ -93,6 +93,13 @@ export class NodeProcess {
     if (!r) { this.proc.kill('SIGKILL'); await this.exited }
   }
 
+  /** Crash the process (SIGKILL): no goodbye to its peers. */
+  async kill () {
+    if (!this.proc || this.proc.exitCode !== null) return
+    this.proc.kill('SIGKILL')
+    await this.exited
+  }
+
   async status () {
     const res = await fetch(`http://${this.listen.api}/api/status`, { headers: { Authorization: `Bearer ${this.token}` } })
     if (res.status !== 200) throw new Error(`status HTTP ${res.status}: ${await res.text()}`)
