@@ -159,6 +159,9 @@ pub struct P2pConfig {
     pub kad_query_interval_secs: u64,
     /// Requests per second a peer may send before the excess is dropped.
     pub max_requests_per_sec: u32,
+    /// Milliseconds of silence (QUIC keep-alives included) after which a peer counts as gone
+    /// and its link goes down.
+    pub liveness_timeout_ms: u64,
 }
 
 impl Default for P2pConfig {
@@ -173,6 +176,7 @@ impl Default for P2pConfig {
             announce_ttl_secs: 3600,
             kad_query_interval_secs: 30,
             max_requests_per_sec: 200,
+            liveness_timeout_ms: 10_000,
         }
     }
 }

@@ -307,6 +307,7 @@ fn p2p_config(
         bootstrap,
         max_connections: p.max_connections,
         max_requests_per_sec: p.max_requests_per_sec,
+        liveness_timeout: std::time::Duration::from_millis(p.liveness_timeout_ms),
         kad_query_interval: std::time::Duration::from_secs(p.kad_query_interval_secs.max(1)),
         ..Default::default()
     })

@@ -24,7 +24,7 @@ const nodes = keys.map((k, i) => new NodeProcess(`n${i}`, {
   config: {
     prices: PRICES,
     fee: FEE,
-    p2p: { listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], kad_query_interval_secs: 2, announce_interval_secs: 30 }
+    p2p: { listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], kad_query_interval_secs: 2, announce_interval_secs: 30, liveness_timeout_ms: 4000 }
   }
 }))
 // Followers and the publishers they follow: every pair is at least two hops apart on the ring.
@@ -194,7 +194,7 @@ test('the stopped node rejoins; a crashed node (SIGKILL, no goodbye) is detected
   down.add(CRASHED)
   const killedAt = Date.now()
   await eventually(async () => (await nodes[0].status()).routes[routeTo(3)] === pubs[N - 1], { what: "n0's route to n3 to avoid the crashed n2", timeoutMs: 60000, intervalMs: 250 })
-  t.diagnostic(`crash of n2 detected (QUIC idle timeout) and n0 rerouted to n3 through n9 ${Date.now() - killedAt} ms after SIGKILL`)
+  t.diagnostic(`crash of n2 detected (QUIC liveness timeout 4 s) and n0 rerouted to n3 through n9 ${Date.now() - killedAt} ms after SIGKILL`)
   await publish(3, 'after the crash: note of n3')
   await eventually(() => published[3].every((e) => received[0].get(e.id) === 1), { what: 'n0 to receive the note published after the crash', timeoutMs: 60000 })
   const totals = await quiescentBalances(alive())

@@ -74,6 +74,10 @@ pub struct P2pConfig {
     /// connection and protocol (request-response `max_concurrent_streams`) and resets extra
     /// streams.
     pub max_requests_per_sec: u32,
+    /// A connection whose peer sends nothing (not even QUIC keep-alives, sent every quarter
+    /// of this) for this long is closed: how fast a crashed peer is noticed. At least 1 s;
+    /// default 10 s (the libp2p QUIC default).
+    pub liveness_timeout: Duration,
 }
 
 impl Default for P2pConfig {
@@ -86,6 +90,7 @@ impl Default for P2pConfig {
             kad_query_interval: Duration::from_secs(30),
             idle_connection_timeout: Duration::from_secs(60),
             max_requests_per_sec: 200,
+            liveness_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -120,7 +120,14 @@ impl Driver {
         let own_pubkey = nostr_pubkey_of(&keypair.public().to_peer_id());
         let mut swarm = SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
-            .with_quic()
+            .with_quic_config(|mut quic| {
+                // A peer that stops answering (crashed, cut off) is dropped after this long;
+                // keep-alives every quarter of it keep healthy idle connections open.
+                let ms = config.liveness_timeout.as_millis().clamp(1_000, u32::MAX as u128) as u32;
+                quic.max_idle_timeout = ms;
+                quic.keep_alive_interval = Duration::from_millis(u64::from(ms / 4));
+                quic
+            })
             .with_behaviour(|key| Behaviour::new(key, &config))
             .map_err(|e| P2pError::Transport(e.to_string()))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
