@@ -29,6 +29,8 @@ pub(crate) struct Inbound {
     queue: VecDeque<Item>,
     /// A pump task is running for this subscription.
     pumping: bool,
+    /// When deliveries started failing (unix s); `None` while they succeed.
+    failing_since: Option<u64>,
 }
 
 /// Work after commit.
@@ -47,7 +49,15 @@ pub(super) fn restore(node: &Arc<Node>, record: SubscriptionRecord) {
     }
     node.subs.inbound.lock().expect("poisoned").insert(
         key,
-        Inbound { record, out: None, replaying: false, backlog: vec![], queue: VecDeque::new(), pumping: false },
+        Inbound {
+            record,
+            out: None,
+            replaying: false,
+            backlog: vec![],
+            queue: VecDeque::new(),
+            pumping: false,
+            failing_since: None,
+        },
     );
 }
 
@@ -145,6 +155,7 @@ fn on_req(
         backlog: vec![],
         queue: VecDeque::new(),
         pumping: false,
+        failing_since: None,
     });
     let r = &mut entry.record;
     r.paid_until = r.paid_until.max(now) + periods * prices.subscription_period_secs;
@@ -156,6 +167,9 @@ fn on_req(
     bump(r);
     entry.replaying = true;
     entry.backlog.clear();
+    // The replay (from the REQ's `since`) covers whatever was still queued.
+    entry.queue.clear();
+    entry.failing_since = None;
     ops.push(Op::UpsertSubscription(r.clone()));
     after.push(Any::Publisher(After::Replay { key, filters }));
     Ok(())
@@ -274,6 +288,9 @@ pub(super) fn on_new_event(node: &Arc<Node>, event: &Arc<Event>) {
 pub const MAX_QUEUE: usize = 10_000;
 /// Wait before retrying a delivery that failed (route down, subscriber unreachable).
 const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
+/// Seconds of failing deliveries after which a subscription is suspended (queue dropped, no
+/// more retries) until the subscriber sends its REQ again.
+pub const SUSPEND_AFTER_SECS: u64 = 600;
 
 /// One message waiting for delivery on a subscription.
 #[derive(Clone)]
@@ -354,6 +371,9 @@ async fn pump(node: &Arc<Node>, key: &Key) {
             // The path may come back (routes converge): keep the queue, retry later.
             return retry_later(node, key, current);
         }
+        if let Some(s) = node.subs.inbound.lock().expect("poisoned").get_mut(key) {
+            s.failing_since = None;
+        }
         if is_event {
             let record = {
                 let mut map = node.subs.inbound.lock().expect("poisoned");
@@ -377,6 +397,16 @@ fn retry_later(node: &Arc<Node>, key: &Key, failed: Option<Item>) {
         s.pumping = false;
         if let Some(item) = failed {
             s.queue.push_front(item);
+        }
+        let now = crate::clock::now_secs();
+        let since = *s.failing_since.get_or_insert(now);
+        if now.saturating_sub(since) > SUSPEND_AFTER_SECS {
+            tracing::warn!(peer = %key.0, "subscriber unreachable for {SUSPEND_AFTER_SECS} s; subscription suspended until it resumes");
+            s.queue.clear();
+            s.record.status = "suspended: subscriber unreachable".into();
+            bump(&mut s.record);
+            persist(node, s.record.clone());
+            return;
         }
         if s.queue.len() > MAX_QUEUE {
             tracing::warn!(peer = %key.0, queued = s.queue.len(), "subscriber unreachable; dropping its delivery queue");
