@@ -165,18 +165,21 @@ pub async fn start(node: &Arc<Node>) -> Result<(), storage::StorageError> {
     Ok(())
 }
 
-/// The multiaddrs others can dial us at: bound listen addresses (not unspecified ones) and
-/// configured external ones, each with our `/p2p/<peer id>`.
+/// The multiaddrs others can dial us at: bound listen addresses (not unspecified ones, and
+/// loopback ones only when there is nothing else) and configured external ones, each with our
+/// `/p2p/<peer id>`.
 async fn own_multiaddrs(node: &Node) -> Vec<String> {
     let Some(p2p) = &node.p2p else { return Vec::new() };
     let me = p2p.local_peer_id();
     let mut addrs: Vec<Multiaddr> = p2p.listen_addrs().await;
     addrs.extend(node.config.p2p.external_addrs.iter().filter_map(|a| a.parse().ok()));
-    let mut out: Vec<String> = addrs
-        .into_iter()
-        .filter(|a| !a.to_string().contains("/0.0.0.0/") && !a.to_string().contains("/::/"))
-        .map(|a| with_peer_id(a, me).to_string())
-        .collect();
+    addrs.retain(|a| !a.to_string().contains("/0.0.0.0/") && !a.to_string().contains("/::/"));
+    // Loopback addresses help nobody else, unless they are all we have (one-machine setups).
+    let is_loopback = |a: &Multiaddr| a.to_string().starts_with("/ip4/127.") || a.to_string().starts_with("/ip6/::1/");
+    if addrs.iter().any(|a| !is_loopback(a)) {
+        addrs.retain(|a| !is_loopback(a));
+    }
+    let mut out: Vec<String> = addrs.into_iter().map(|a| with_peer_id(a, me).to_string()).collect();
     out.sort();
     out.dedup();
     out
