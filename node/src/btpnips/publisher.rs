@@ -33,6 +33,21 @@ pub(crate) struct Inbound {
     failing_since: Option<u64>,
 }
 
+impl Inbound {
+    /// State for `record` with nothing queued or running.
+    fn new(record: SubscriptionRecord) -> Self {
+        Self {
+            record,
+            out: None,
+            replaying: false,
+            backlog: vec![],
+            queue: VecDeque::new(),
+            pumping: false,
+            failing_since: None,
+        }
+    }
+}
+
 /// Work after commit.
 pub(crate) enum After {
     Replay { key: (String, String), filters: Vec<Filter> },
@@ -47,18 +62,7 @@ pub(super) fn restore(node: &Arc<Node>, record: SubscriptionRecord) {
     if record.status == "active" {
         record.status = "waiting-for-resume".into();
     }
-    node.subs.inbound.lock().expect("poisoned").insert(
-        key,
-        Inbound {
-            record,
-            out: None,
-            replaying: false,
-            backlog: vec![],
-            queue: VecDeque::new(),
-            pumping: false,
-            failing_since: None,
-        },
-    );
+    node.subs.inbound.lock().expect("poisoned").insert(key, Inbound::new(record));
 }
 
 pub(super) fn on_link_up(node: &Arc<Node>, peer: &str) {
@@ -134,8 +138,8 @@ fn on_req(
         0 => 1,
         p => money / p,
     };
-    let entry = map.entry(key.clone()).or_insert_with(|| Inbound {
-        record: SubscriptionRecord {
+    let entry = map.entry(key.clone()).or_insert_with(|| {
+        Inbound::new(SubscriptionRecord {
             direction: Direction::Inbound,
             peer: ctx.peer.clone(),
             subscription_id: sub_id,
@@ -149,13 +153,7 @@ fn on_req(
             revision: 0,
             created_at: now,
             updated_at: now,
-        },
-        out: None,
-        replaying: false,
-        backlog: vec![],
-        queue: VecDeque::new(),
-        pumping: false,
-        failing_since: None,
+        })
     });
     let r = &mut entry.record;
     r.paid_until = r.paid_until.max(now) + periods * prices.subscription_period_secs;

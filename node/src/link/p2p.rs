@@ -220,8 +220,10 @@ async fn on_btp(node: &Arc<Node>, peer: PeerId, pk: String, data: &[u8]) -> Vec<
             }
             Err(e) => return btp_error(request_id, "F01", "InvalidFieldsError", &e.to_string()).encode(),
         };
-        let linked = node.p2p_state.linked.lock().expect("poisoned").len();
-        let already = node.p2p_state.linked.lock().expect("poisoned").contains_key(&pk);
+        let (linked, already) = {
+            let map = node.p2p_state.linked.lock().expect("poisoned");
+            (map.len(), map.contains_key(&pk))
+        };
         if !already && linked >= node.config.p2p.max_links {
             tracing::warn!(%peer, pubkey = %pk, linked, "link request refused: peer limit reached");
             return btp_error(request_id, "F00", "NotAcceptedError", "peer limit reached").encode();
