@@ -34,6 +34,7 @@ pub async fn publish(node: &Arc<Node>, event: Event) -> (bool, String) {
         Ok(InsertOutcome::Stored | InsertOutcome::Ephemeral) => {
             let _ = node.hub.send(event.clone());
             crate::btpnips::on_new_event(node, &event);
+            crate::announce::on_local(node, &event);
             (true, String::new())
         }
         Ok(InsertOutcome::Duplicate) => (true, machine_message(prefix::DUPLICATE, "already have this event")),

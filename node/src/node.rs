@@ -211,6 +211,14 @@ impl Node {
         linked.or_else(|| self.directory.get(pubkey_hex, crate::clock::now_secs()).map(|e| e.announcement.info))
     }
 
+    /// The node that publishes `author`'s events (docs/btp-nips.md §8, §10): the author's own
+    /// node if it is linked or announced, else the node its verified owner pointer names (and
+    /// that names it back). The info's `pubkey` is that node's key; `None` if unknown.
+    pub fn publisher_node(&self, author: &str) -> Option<NodeInfo> {
+        self.peer_info(author)
+            .or_else(|| self.directory.resolve(author, crate::clock::now_secs()).map(|e| e.announcement.info))
+    }
+
     /// The node info this node presents on its links.
     pub fn info(&self) -> NodeInfo {
         let p = &self.config.prices;

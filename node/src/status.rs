@@ -69,6 +69,13 @@ pub async fn status(node: &Arc<Node>) -> Result<Value, storage::StorageError> {
             "multiaddrs": e.announcement.multiaddrs,
             "created_at": e.announcement.created_at,
             "expires_at": e.announcement.expires_at,
+            "owners": e.announcement.owners,
+        })).collect::<Vec<_>>(),
+        "owner_pointers": node.directory.pointers(crate::clock::now_secs()).iter().map(|p| json!({
+            "owner": p.pointer.owner,
+            "node": p.pointer.node,
+            "created_at": p.pointer.created_at,
+            "resolves": node.directory.resolve(&p.pointer.owner, crate::clock::now_secs()).is_some(),
         })).collect::<Vec<_>>(),
         "follows": node.follows.followed(),
     }))

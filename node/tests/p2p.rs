@@ -58,6 +58,7 @@ fn announcement(secret: &[u8; 32], peer: &PeerId, created_at: u64, ttl: u64) -> 
         info: info_for(secret),
         multiaddrs: vec![format!("/ip4/127.0.0.1/udp/9/quic-v1/p2p/{peer}")],
         btp_url: None,
+        owners: vec![],
         expires_at: created_at + ttl,
         created_at,
     }
@@ -275,4 +276,105 @@ async fn follow_without_a_route_links_directly() {
     for n in [&a, &b, &c] {
         n.shutdown();
     }
+}
+
+async fn stored(node: &Node, id: &str) -> bool {
+    for _ in 0..200 {
+        let filter = protocol::nostr::Filter { ids: Some(vec![id.to_owned()]), ..Default::default() };
+        if !node.storage.query_events(&[filter]).await.unwrap().is_empty() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// An owner whose key lives in a separate signer (docs/btp-nips.md §8 "Owners with a
+/// separate signer"): node A runs under its own key with `owners = [O]`; O publishes a note
+/// and an owner pointer O → A to A's relay. Follower B follows O and gets the note from A.
+/// Node C also claims O as owner; without O's pointer naming C that claim is not believed,
+/// and a pointer naming a node that does not name O back resolves to nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_with_a_separate_signer_is_followed_through_its_pointer() {
+    let (da, db, dc) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let owner_secret = [0x0au8; 32];
+    let owner = hex::encode(pubkey_of(&owner_secret));
+    let mut config = test_config(da.path());
+    config.owners = vec![owner.clone()];
+    let a = Node::start(config).await.unwrap();
+    let boot_a =
+        BootstrapEntry { multiaddr: Some(multiaddr_of(&a).await), url: None, pubkey: a.key.pubkey_hex.clone() };
+    let b = start(db.path(), vec![boot_a.clone()]).await;
+    let mut config = test_config(dc.path());
+    config.owners = vec![owner.clone()];
+    config.bootstrap = vec![boot_a];
+    let c = Node::start(config).await.unwrap();
+
+    // Both A and C name O as owner in their announcements; B holds both, and believes neither.
+    let now = btpnips::clock::now_secs();
+    eventually("B to hold A's and C's announcements", || {
+        let (ea, ec) = (b.directory.get(&a.key.pubkey_hex, now)?, b.directory.get(&c.key.pubkey_hex, now)?);
+        (ea.announcement.owners == vec![owner.clone()] && ec.announcement.owners == vec![owner.clone()]).then_some(())
+    })
+    .await;
+    assert!(b.directory.resolve(&owner, now).is_none(), "an owner tag alone binds nothing");
+
+    // B's owner follows O before O has pointed anywhere: the subscription waits.
+    let contacts = protocol::nostr::Event::sign(
+        &b.key.secret,
+        now,
+        3,
+        vec![vec!["p".into(), owner.clone()]],
+        String::new(),
+        [8; 32],
+    )
+    .unwrap();
+    assert!(btpnips::ingest::publish(&b, contacts).await.0);
+    eventually("B's subscription to wait for O's node", || {
+        b.subs.records().into_iter().find(|r| r.peer == owner && r.status.starts_with("waiting")).map(|_| ())
+    })
+    .await;
+
+    // O, from their own client, publishes a note and the pointer O → A to A's relay.
+    let note = protocol::nostr::Event::sign(&owner_secret, now, 1, vec![], "hello from O".into(), [9; 32]).unwrap();
+    assert!(btpnips::ingest::publish(&a, note.clone()).await.0);
+    let pointer =
+        protocol::btpnips::owner::OwnerPointer::sign(&owner_secret, &a.key.pubkey_hex, now, None, [6; 32]).unwrap();
+    assert!(btpnips::ingest::publish(&a, pointer.clone()).await.0);
+
+    eventually("B to resolve O to A", || {
+        b.directory.resolve(&owner, btpnips::clock::now_secs()).filter(|e| e.event.pubkey == a.key.pubkey_hex)
+    })
+    .await;
+    assert!(stored(&b, &note.id).await, "O's note reached B from A");
+    let sub = record_of(&b, &owner);
+    assert_eq!(sub.status, "active");
+    assert!(
+        a.subs.records().iter().any(|r| r.peer == b.key.pubkey_hex && r.status == "active"),
+        "A serves B's subscription"
+    );
+    assert!(c.subs.records().is_empty(), "C, which O never named, got no subscription");
+    // The pointer spread to C too (C holds it, and it names A, not C).
+    eventually("C to hold O's pointer", || {
+        c.directory.pointer(&owner, now).filter(|p| p.pointer.node == a.key.pubkey_hex)
+    })
+    .await;
+
+    // O points at B, which does not name O back: that resolves to nothing on any node.
+    let later = now + 10;
+    let one_sided =
+        protocol::btpnips::owner::OwnerPointer::sign(&owner_secret, &b.key.pubkey_hex, later, None, [5; 32]).unwrap();
+    assert!(btpnips::ingest::publish(&a, one_sided).await.0);
+    eventually("B to take the one-sided pointer", || {
+        b.directory.pointer(&owner, later).filter(|p| p.pointer.node == b.key.pubkey_hex)
+    })
+    .await;
+    assert!(b.directory.resolve(&owner, later).is_none(), "a pointer alone binds nothing");
+    for n in [&a, &b, &c] {
+        n.shutdown();
+    }
+}
+
+fn record_of(node: &Node, author: &str) -> storage::SubscriptionRecord {
+    node.subs.records().into_iter().find(|r| r.peer == author).expect("a subscription record")
 }

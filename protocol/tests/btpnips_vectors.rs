@@ -85,3 +85,16 @@ fn paid_req_vector_matches_the_document() {
     }
     assert_in_doc(&pairs);
 }
+
+/// §8's owner pointer: owner key `0a…0a` names node key `11…11` at 1700000000 (BIP-340
+/// auxiliary randomness all zero); its event id is printed in the document.
+#[test]
+fn owner_pointer_vector_matches_the_document() {
+    use protocol::btpnips::owner::OwnerPointer;
+    let node = hex::encode(pk(&[0x11; 32]));
+    let event = OwnerPointer::sign(&[0x0a; 32], &node, 1_700_000_000, None, [0; 32]).unwrap();
+    assert_eq!(event.pubkey, hex::encode(pk(&[0x0a; 32])));
+    let pointer = OwnerPointer::from_event(&event, 1_700_000_000).unwrap();
+    assert_eq!(pointer.node, node);
+    assert_in_doc(&[("owner pointer id", event.id.clone()), ("owner pointer sig", event.sig.clone())]);
+}

@@ -1,7 +1,9 @@
 //! Outbound subscriptions: this node subscribed to a peer node on behalf of its owner's
-//! clients. A local REQ for a linked peer's pubkey opens (or resumes) one node-level
-//! subscription to that peer, paid with the REQ; each EVENT that arrives is verified,
-//! stored, fulfilled, shown to local clients, and then paid for (docs/btp-nips.md §4).
+//! clients. A local REQ for a known publisher's pubkey (or the owner's follow list) opens (or
+//! resumes) one node-level subscription per publisher, to the node that publishes for it (the
+//! publisher's own node, or the node its owner pointer names, §8), paid with the REQ; each
+//! EVENT that arrives is verified, stored, fulfilled, shown to local clients, and then paid
+//! for (docs/btp-nips.md §4). Subscriptions are keyed by publisher pubkey.
 use std::sync::Arc;
 
 use protocol::ilp::ErrorCode;
@@ -17,14 +19,16 @@ use crate::stream::{PacketContext, SendError};
 /// Live state of one outbound subscription (one per peer node).
 pub(crate) struct Outbound {
     pub record: SubscriptionRecord,
+    /// Pubkey of the node the subscription was last opened with (usually the publisher's).
+    node: Option<String>,
     /// Turns true at the peer's EOSE (or when opening failed): local REQs wait for it.
     synced: watch::Sender<bool>,
 }
 
 /// Work after commit.
 pub(crate) enum After {
-    /// Pay `amount` for a delivered event on our REQ stream to `peer`.
-    Pay { peer: String, stream_id: u64, amount: u64 },
+    /// Pay `amount` to `node` for an event of `author` delivered on our REQ stream.
+    Pay { author: String, node: String, stream_id: u64, amount: u64 },
 }
 
 fn sub_id_for(peer: &str) -> String {
@@ -36,18 +40,33 @@ pub(super) fn restore(node: &Arc<Node>, mut record: SubscriptionRecord) {
         record.status = "resuming".into();
     }
     let (synced, _) = watch::channel(false);
-    node.subs.outbound.lock().expect("poisoned").insert(record.peer.clone(), Outbound { record, synced });
+    node.subs.outbound.lock().expect("poisoned").insert(record.peer.clone(), Outbound { record, synced, node: None });
 }
 
 pub(super) fn on_link_up(node: &Arc<Node>, peer: &str) {
-    let resume = {
+    let resume: Vec<String> = {
         let map = node.subs.outbound.lock().expect("poisoned");
         // Not "opening": that opening is under way and will use the new link.
-        map.get(peer).is_some_and(|s| s.record.status == "active" || s.record.status.starts_with("resuming"))
+        map.iter()
+            .filter(|(author, s)| *author == peer || s.node.as_deref() == Some(peer))
+            .filter(|(_, s)| s.record.status == "active" || s.record.status.starts_with("resuming"))
+            .map(|(author, _)| author.clone())
+            .collect()
     };
-    if resume {
-        spawn_open(node, peer.to_owned());
+    for author in resume {
+        spawn_open(node, author);
     }
+}
+
+/// The subscription (publisher pubkey, state) that `peer_node` serves as `subscription_id`.
+fn served_by<'a>(
+    map: &'a mut std::collections::HashMap<String, Outbound>,
+    peer_node: &str,
+    subscription_id: &str,
+) -> Option<(&'a String, &'a mut Outbound)> {
+    map.iter_mut().find(|(author, s)| {
+        s.record.subscription_id == subscription_id && s.node.as_deref().unwrap_or(author.as_str()) == peer_node
+    })
 }
 
 /// Make sure every linked peer named in the filters' `authors` has an outbound
@@ -58,7 +77,7 @@ pub fn upstream_for(node: &Arc<Node>, filters: &[Filter]) -> Vec<watch::Receiver
     let authors: std::collections::BTreeSet<String> =
         filters.iter().filter_map(|f| f.authors.as_ref()).flatten().cloned().collect();
     for author in authors {
-        if author == node.key.pubkey_hex || node.peer_info(&author).is_none() {
+        if author == node.key.pubkey_hex || node.publisher_node(&author).is_none() {
             continue;
         }
         let mut open = false;
@@ -71,7 +90,7 @@ pub fn upstream_for(node: &Arc<Node>, filters: &[Filter]) -> Vec<watch::Receiver
                     let record = new_record(&author);
                     let (synced, rx) = watch::channel(false);
                     out.push(rx);
-                    map.insert(author.clone(), Outbound { record, synced });
+                    map.insert(author.clone(), Outbound { record, synced, node: None });
                     open = true;
                 }
             }
@@ -118,7 +137,7 @@ pub fn follow(node: &Arc<Node>, author: &str) -> bool {
             }
             None => {
                 let (synced, _) = watch::channel(false);
-                map.insert(author.to_owned(), Outbound { record: new_record(author), synced });
+                map.insert(author.to_owned(), Outbound { record: new_record(author), synced, node: None });
             }
         }
     }
@@ -137,11 +156,12 @@ pub fn unfollow(node: &Arc<Node>, author: &str) {
         bump(&mut s.record);
         persist(node, s.record.clone());
         let _ = s.synced.send_replace(true);
-        was_open.then(|| (s.record.subscription_id.clone(), s.record.stream_id))
+        let via = s.node.clone().unwrap_or_else(|| author.to_owned());
+        was_open.then(|| (s.record.subscription_id.clone(), s.record.stream_id, via))
     };
     tracing::info!(publisher = %author, "unfollowed: subscription closed");
-    let Some((subscription_id, stream_id)) = closing else { return };
-    let Ok(pk) = protocol::btpnips::secret::parse_hex32(author) else { return };
+    let Some((subscription_id, stream_id, via)) = closing else { return };
+    let Ok(pk) = protocol::btpnips::secret::parse_hex32(&via) else { return };
     let Ok(conn) = node.stream.outgoing(node, pk) else { return };
     let close = frame(&RelayMessageOrClient::Client(ClientMessage::Close { subscription_id }));
     if let Err(e) = conn.enqueue(stream_id, close, 0) {
@@ -196,12 +216,12 @@ fn spawn_open(node: &Arc<Node>, peer: String) {
 /// Wait until the connector can route to the publisher's ILP address; if it cannot, ask the
 /// peer network for a direct link (docs/btp-nips.md §9) and wait up to [`ROUTE_WAIT`].
 async fn wait_for_route(node: &Arc<Node>, peer: &str) -> bool {
-    let Some(info) = node.peer_info(peer) else { return true }; // `open` records why it waits
+    let Some(info) = node.publisher_node(peer) else { return true }; // `open` records why it waits
     let Ok(address) = info.ilp_address.parse::<protocol::ilp::Address>() else { return false };
     if node.routes.resolve(&address).is_some() {
         return true;
     }
-    crate::link::p2p::want_link(node, peer);
+    crate::link::p2p::want_link(node, &info.pubkey);
     let deadline = tokio::time::Instant::now() + ROUTE_WAIT;
     while tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -214,11 +234,15 @@ async fn wait_for_route(node: &Arc<Node>, peer: &str) -> bool {
 
 /// Send (or resend) the REQ, paying for a new period if the paid one is over.
 async fn open(node: &Arc<Node>, peer: &str) {
-    let Some(info) = node.peer_info(peer) else {
+    let Some(info) = node.publisher_node(peer) else {
         // Not "resuming": the resumer would poll it; its announcement reopens it (follows.rs).
         return finish(node, peer, |r| r.status = "waiting: no announcement of the publisher yet".into());
     };
-    let Ok(pk) = protocol::btpnips::secret::parse_hex32(peer) else { return };
+    if info.pubkey == node.key.pubkey_hex {
+        // Another owner of this very node: its events are published here already.
+        return finish(node, peer, |r| r.status = "local: published on this node".into());
+    }
+    let Ok(pk) = protocol::btpnips::secret::parse_hex32(&info.pubkey) else { return };
     let cfg = &node.config;
     if info.prices.subscription > cfg.max_subscription_price || info.prices.event_delivered > cfg.max_event_price {
         let why = format!(
@@ -250,6 +274,7 @@ async fn open(node: &Arc<Node>, peer: &str) {
             // Local REQs from now on wait for this (re)opening's EOSE.
             s.synced.send_replace(false);
             s.record.stream_id = stream_id;
+            s.node = Some(info.pubkey.clone());
             let amount = if s.record.paid_until > now { 0 } else { info.prices.subscription };
             (s.record.subscription_id.clone(), s.record.filters.clone(), amount)
         })
@@ -263,7 +288,7 @@ async fn open(node: &Arc<Node>, peer: &str) {
     let result = conn.send(stream_id, frame(&RelayMessageOrClient::Client(req)), amount).await;
     match result {
         Ok(()) => {
-            tracing::info!(peer, stream_id, amount, "subscription open");
+            tracing::info!(peer, node = %info.pubkey, stream_id, amount, "subscription open");
             let mut map = node.subs.outbound.lock().expect("poisoned");
             if let Some(s) = map.get_mut(peer) {
                 let r = &mut s.record;
@@ -312,9 +337,7 @@ pub(super) fn on_relay_message(
         RelayMessage::Event { subscription_id, event } => {
             event.verify().map_err(|e| refuse(e.to_ok_message()))?;
             let mut map = node.subs.outbound.lock().expect("poisoned");
-            let s = map
-                .get_mut(&ctx.peer)
-                .filter(|s| s.record.subscription_id == subscription_id)
+            let (author, s) = served_by(&mut map, &ctx.peer, &subscription_id)
                 .ok_or_else(|| refuse(format!("invalid: no subscription {subscription_id:?}")))?;
             if !s.record.filters.iter().any(|f| f.matches(&event)) {
                 return Err(refuse("invalid: event does not match the subscription".into()));
@@ -328,7 +351,8 @@ pub(super) fn on_relay_message(
             ops.push(Op::UpsertSubscription(s.record.clone()));
             if price > 0 {
                 after.push(Any::Subscriber(After::Pay {
-                    peer: ctx.peer.clone(),
+                    author: author.clone(),
+                    node: ctx.peer.clone(),
                     stream_id: s.record.stream_id,
                     amount: price,
                 }));
@@ -337,16 +361,16 @@ pub(super) fn on_relay_message(
         }
         RelayMessage::Eose { subscription_id } => {
             tracing::debug!(peer = %ctx.peer, %subscription_id, "EOSE from peer");
-            if let Some(s) = node.subs.outbound.lock().expect("poisoned").get(&ctx.peer) {
-                if s.record.subscription_id == subscription_id {
-                    let _ = s.synced.send_replace(true);
-                }
+            if let Some((_, s)) =
+                served_by(&mut node.subs.outbound.lock().expect("poisoned"), &ctx.peer, &subscription_id)
+            {
+                let _ = s.synced.send_replace(true);
             }
             Ok(())
         }
         RelayMessage::Closed { subscription_id, message } => {
             let mut map = node.subs.outbound.lock().expect("poisoned");
-            if let Some(s) = map.get_mut(&ctx.peer).filter(|s| s.record.subscription_id == subscription_id) {
+            if let Some((_, s)) = served_by(&mut map, &ctx.peer, &subscription_id) {
                 tracing::warn!(peer = %ctx.peer, %message, "peer closed our subscription");
                 s.record.status = format!("closed: {message}");
                 bump(&mut s.record);
@@ -368,7 +392,7 @@ pub(super) fn on_relay_message(
 
 pub(super) fn after_commit(node: &Arc<Node>, a: After) {
     match a {
-        After::Pay { peer, stream_id, amount } => {
+        After::Pay { author, node: peer, stream_id, amount } => {
             let Ok(pk) = protocol::btpnips::secret::parse_hex32(&peer) else { return };
             let Ok(conn) = node.stream.outgoing(node, pk) else { return };
             let rx = match conn.enqueue(stream_id, Vec::new(), amount) {
@@ -380,7 +404,7 @@ pub(super) fn after_commit(node: &Arc<Node>, a: After) {
                 match rx.await {
                     Ok(Ok(())) => {
                         let mut map = node.subs.outbound.lock().expect("poisoned");
-                        if let Some(s) = map.get_mut(&peer) {
+                        if let Some(s) = map.get_mut(&author) {
                             s.record.amount_paid += amount;
                             bump(&mut s.record);
                             persist(&node, s.record.clone());

@@ -7,6 +7,8 @@
 //! index tags), and the node info ([`super::info::NodeInfo`]: asset, prices, settlement chain,
 //! contract and EVM address) as JSON content. The content's `pubkey` must be the event's
 //! author: the signature then binds the ILP address, prices and settlement address to the key.
+//! An `owner` tag names each owner key that runs the node with its key in a separate signer;
+//! the owner's own Kind 32001 points back ([`super::owner`]), and only the pair binds them.
 use crate::nostr::{Event, EventError};
 
 use super::info::NodeInfo;
@@ -27,6 +29,9 @@ pub struct Announcement {
     pub multiaddrs: Vec<String>,
     /// BTP-over-WebSocket URL, if the node accepts BTP peers.
     pub btp_url: Option<String>,
+    /// Owner pubkeys (64 lowercase hex) whose events this node publishes, other than its own
+    /// key; each is only believed with the owner's pointer ([`super::owner::OwnerPointer`]).
+    pub owners: Vec<String>,
     /// Unix seconds after which the announcement must not be used.
     pub expires_at: u64,
     /// Unix seconds the announcement was made.
@@ -78,6 +83,9 @@ impl Announcement {
         for m in &self.multiaddrs {
             tags.push(vec!["multiaddr".to_owned(), m.clone()]);
         }
+        for o in &self.owners {
+            tags.push(vec!["owner".to_owned(), o.clone()]);
+        }
         let content = String::from_utf8(self.info.to_json_bytes()).expect("JSON is UTF-8");
         Event::sign(secret_key, self.created_at, KIND, tags, content, aux_rand)
     }
@@ -106,13 +114,26 @@ impl Announcement {
         if expires_at <= now {
             return Err(AnnouncementError::Stale);
         }
-        let multiaddrs = event
-            .tags
-            .iter()
-            .filter(|t| t.first().map(String::as_str) == Some("multiaddr"))
-            .filter_map(|t| t.get(1).cloned())
-            .collect();
-        Ok(Announcement { info, multiaddrs, btp_url: first("btp"), expires_at, created_at: event.created_at })
+        let all = |name: &str| -> Vec<String> {
+            event
+                .tags
+                .iter()
+                .filter(|t| t.first().map(String::as_str) == Some(name))
+                .filter_map(|t| t.get(1).cloned())
+                .collect()
+        };
+        let owners = all("owner");
+        if let Some(bad) = owners.iter().find(|o| crate::btpnips::secret::parse_hex32(o).is_err()) {
+            return Err(AnnouncementError::Content(format!("owner tag {bad:?} is not a 64-hex pubkey")));
+        }
+        Ok(Announcement {
+            info,
+            multiaddrs: all("multiaddr"),
+            btp_url: first("btp"),
+            owners,
+            expires_at,
+            created_at: event.created_at,
+        })
     }
 }
 
@@ -140,6 +161,7 @@ mod tests {
             },
             multiaddrs: vec!["/ip4/127.0.0.1/udp/7791/quic-v1".into()],
             btp_url: Some("ws://127.0.0.1:7790".into()),
+            owners: vec![crate::nostr::public_key_hex(&[0x33; 32]).unwrap()],
             expires_at: 1_700_086_400,
             created_at: 1_700_000_000,
         }

@@ -8,11 +8,13 @@
 //! - [`auth`]: the signed BTP auth token that binds a peer link to a node's key.
 //! - [`info`]: the node info (address, asset, prices) exchanged when a link comes up.
 //! - [`announcement`]: Kind 32001 node announcements (signed node info, multiaddrs, expiry).
+//! - [`owner`]: Kind 32001 owner pointers (an owner key naming the node that publishes for it).
 pub mod addressing;
 pub mod announcement;
 pub mod auth;
 pub mod framing;
 pub mod info;
+pub mod owner;
 pub mod secret;
 
 /// Version of the BTP-NIPs mapping described in docs/btp-nips.md.

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { stringify as stringifyToml } from 'smol-toml'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 export const repoRoot = path.resolve(here, '..', '..', '..')
@@ -28,19 +29,6 @@ export async function eventually (fn, { timeoutMs = 20000, intervalMs = 100, wha
   }
 }
 
-function toml (value) {
-  // Just enough TOML for our config: scalars, tables of scalars or string arrays (e.g. [prices],
-  // [p2p]) and arrays of tables ([[bootstrap]]).
-  const lines = []
-  const tables = []
-  for (const [k, v] of Object.entries(value)) {
-    if (Array.isArray(v)) tables.push(...v.map((e) => `[[${k}]]\n` + Object.entries(e).map(([a, b]) => `${a} = ${JSON.stringify(b)}`).join('\n')))
-    else if (typeof v === 'object') tables.push(`[${k}]\n` + Object.entries(v).map(([a, b]) => `${a} = ${JSON.stringify(b)}`).join('\n'))
-    else lines.push(`${k} = ${JSON.stringify(v)}`)
-  }
-  return [...lines, ...tables].join('\n') + '\n'
-}
-
 /** A btpnips node in its own data dir. `secretHex` makes the owner's key the node key. */
 export class NodeProcess {
   constructor (name, { secretHex, config = {} } = {}) {
@@ -59,7 +47,7 @@ export class NodeProcess {
   }
 
   writeConfig () {
-    writeFileSync(path.join(this.dataDir, 'btpnips.toml'), toml(this.config))
+    writeFileSync(path.join(this.dataDir, 'btpnips.toml'), stringifyToml(this.config))
   }
 
   async start () {

@@ -8,8 +8,11 @@
 //! Before use, each is checked: signature and id, the content's key is the author's, NIP-40
 //! expiration not passed, `created_at` not in the future, and every multiaddr's `/p2p/` peer
 //! id is the author's key. Refusals are logged with the reason and answered `OK false`.
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+//!
+//! Owner pointers (an owner whose key lives in a separate signer names this node's key) are
+//! Kind 32001 events too: a local client publishes one, and it spreads and is checked the
+//! same way; [`Directory::resolve`] follows a pointer only to a node that names the owner back.
+use std::sync::Arc;
 use std::time::Duration;
 
 use discovery::p2p::{Multiaddr, PeerId, Proto};
@@ -19,124 +22,12 @@ use storage::Op;
 
 use crate::node::Node;
 
-/// One verified announcement and the event that carried it (kept to forward it as is).
-#[derive(Debug, Clone)]
-pub struct Entry {
-    /// The decoded announcement.
-    pub announcement: Announcement,
-    /// The signed event.
-    pub event: Event,
-}
+mod directory;
 
-/// Verified announcements by author pubkey (hex), the newest of each.
-#[derive(Default)]
-pub struct Directory {
-    entries: Mutex<HashMap<String, Entry>>,
-}
-
-impl Directory {
-    /// The announcement of `pubkey` if we hold one that has not expired at `now` (unix s).
-    pub fn get(&self, pubkey: &str, now: u64) -> Option<Entry> {
-        self.entries.lock().expect("poisoned").get(pubkey).filter(|e| e.announcement.expires_at > now).cloned()
-    }
-
-    /// Every unexpired announcement we hold.
-    pub fn all(&self, now: u64) -> Vec<Entry> {
-        self.entries.lock().expect("poisoned").values().filter(|e| e.announcement.expires_at > now).cloned().collect()
-    }
-
-    /// Keep `entry` unless we hold one at least as new. Returns whether it was kept.
-    fn offer(&self, entry: Entry) -> bool {
-        let mut map = self.entries.lock().expect("poisoned");
-        let key = entry.event.pubkey.clone();
-        if map.get(&key).is_some_and(|old| old.announcement.created_at >= entry.announcement.created_at) {
-            return false;
-        }
-        map.insert(key, entry);
-        true
-    }
-
-    /// Whether a new announcement of `pubkey` made at `created_at` may be taken: refused
-    /// (with the reason) when it comes less than [`MIN_REANNOUNCE_SECS`] after the one held
-    /// (a key re-signing in a loop would otherwise flood the network), or when it is a new key
-    /// and the directory already holds [`MAX_DIRECTORY`] unexpired entries. Expired entries
-    /// are dropped here.
-    fn admit(&self, pubkey: &str, created_at: u64, now: u64) -> Result<(), Refusal> {
-        let mut map = self.entries.lock().expect("poisoned");
-        match map.get(pubkey) {
-            Some(old) if created_at < old.announcement.created_at + MIN_REANNOUNCE_SECS => {
-                Err(format!("rate-limited: re-announced within {MIN_REANNOUNCE_SECS} s"))
-            }
-            Some(_) => Ok(()),
-            None => {
-                if map.len() >= MAX_DIRECTORY {
-                    map.retain(|_, e| e.announcement.expires_at > now);
-                }
-                if map.len() >= MAX_DIRECTORY {
-                    return Err(format!("rate-limited: directory full ({MAX_DIRECTORY} nodes)"));
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-/// Most nodes the directory holds.
-pub const MAX_DIRECTORY: usize = 10_000;
-/// Least time (seconds) between two announcements of one key that we take.
-pub const MIN_REANNOUNCE_SECS: u64 = 5;
-
-impl Directory {
-    /// Number of announcements held (expired ones until dropped).
-    pub fn len(&self) -> usize {
-        self.entries.lock().expect("poisoned").len()
-    }
-
-    /// Whether the directory is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// The PeerId of a multiaddr's final `/p2p/<peer id>` component, if it has one.
-pub fn peer_id_in(addr: &Multiaddr) -> Option<PeerId> {
-    let text = addr.to_string();
-    let (_, id) = text.rsplit_once("/p2p/")?;
-    id.parse().ok()
-}
-
-/// `addr` ending in `/p2p/<peer>` (appended unless it already names a peer id).
-pub fn with_peer_id(addr: Multiaddr, peer: PeerId) -> Multiaddr {
-    if peer_id_in(&addr).is_some() {
-        return addr;
-    }
-    format!("{addr}/p2p/{peer}").parse().unwrap_or(addr)
-}
-
-/// Why an announcement was refused, as the NIP-01 `OK false` message (machine-readable
-/// prefix first).
-pub type Refusal = String;
-
-/// Check an announcement event at `now`: everything [`Announcement::from_event`] checks,
-/// plus the key binding of its multiaddrs (each must end in `/p2p/<peer id>` whose
-/// secp256k1 key is the author's).
-///
-/// Errors: the refusal reason, prefixed `invalid:`.
-pub fn verify(event: &Event, now: u64) -> Result<Announcement, Refusal> {
-    let announcement = Announcement::from_event(event, now).map_err(|e| e.to_string())?;
-    let author = protocol::btpnips::secret::parse_hex32(&event.pubkey).map_err(|e| format!("invalid: {e}"))?;
-    for text in &announcement.multiaddrs {
-        let addr: Multiaddr = text.parse().map_err(|e| format!("invalid: multiaddr {text:?}: {e}"))?;
-        let peer =
-            peer_id_in(&addr).ok_or_else(|| format!("invalid: multiaddr {text:?} does not end in /p2p/<peer id>"))?;
-        if discovery::p2p::nostr_pubkey_of(&peer) != Some(author) {
-            return Err(format!(
-                "invalid: multiaddr {text:?} names peer id {peer}, which is not the key of the author"
-            ));
-        }
-    }
-    Ok(announcement)
-}
+pub use directory::{
+    check, peer_id_in, verify, with_peer_id, Checked, Directory, Entry, PointerEntry, Refusal, MAX_DIRECTORY,
+    MIN_REANNOUNCE_SECS,
+};
 
 /// Read stored announcements back into the directory, then sign ours now and every
 /// `p2p.announce_interval_secs`.
@@ -144,8 +35,8 @@ pub async fn start(node: &Arc<Node>) -> Result<(), storage::StorageError> {
     let now = crate::clock::now_secs();
     let stored = node.storage.query_events(&[Filter { kinds: Some(vec![KIND]), ..Default::default() }]).await?;
     for event in stored {
-        if let Ok(announcement) = verify(&event, now) {
-            node.directory.offer(Entry { announcement, event });
+        if let Ok(checked) = check(&event, now) {
+            node.directory.offer(checked, event);
         }
     }
     let node = node.clone();
@@ -197,6 +88,12 @@ pub async fn publish_own(node: &Arc<Node>) -> Result<(), String> {
         info: node.info(),
         multiaddrs: own_multiaddrs(node).await,
         btp_url,
+        owners: node
+            .config
+            .owner_pubkeys(&node.key.pubkey_hex)
+            .into_iter()
+            .filter(|o| *o != node.key.pubkey_hex)
+            .collect(),
         expires_at: created_at + node.config.p2p.announce_ttl_secs,
         created_at,
     };
@@ -204,38 +101,63 @@ pub async fn publish_own(node: &Arc<Node>) -> Result<(), String> {
     accept(node, event, None).await.map(|_| ())
 }
 
-/// Verify, store and forward an announcement that came from `from` (None: our own).
-/// Returns whether it was new.
+/// A local client published a Kind 32001 event and it was stored (ingest): if it is a
+/// valid announcement or owner pointer (an owner with a separate signer points at this
+/// node, §8), take it into the directory and spread it like our own.
+pub fn on_local(node: &Arc<Node>, event: &Event) {
+    if event.kind != KIND {
+        return;
+    }
+    let node = node.clone();
+    let event = event.clone();
+    tokio::spawn(async move {
+        let id = event.id.clone();
+        match accept(&node, event, None).await {
+            Ok(new) => tracing::debug!(%id, new, "local Kind 32001 taken into the directory"),
+            Err(why) => tracing::info!(%id, reason = %why, "local Kind 32001 stored but not used"),
+        }
+    });
+}
+
+/// Verify, store and forward a Kind 32001 event (announcement or owner pointer) that came
+/// from `from` (None: our own or a local client's). Returns whether it was new.
 async fn accept(node: &Arc<Node>, event: Event, from: Option<PeerId>) -> Result<bool, Refusal> {
-    let announcement = verify(&event, crate::clock::now_secs())?;
+    let now = crate::clock::now_secs();
+    let checked = check(&event, now)?;
     if from.is_some() && event.pubkey == node.key.pubkey_hex {
         return Ok(false); // our own, back from the network
     }
-    let entry = Entry { announcement: announcement.clone(), event: event.clone() };
-    if node.directory.get(&event.pubkey, 0).is_some_and(|old| old.announcement.created_at >= announcement.created_at) {
+    if node.directory.newest(&event.pubkey).is_some_and(|t| t >= event.created_at) {
         return Ok(false);
     }
     if from.is_some() {
-        node.directory.admit(&event.pubkey, announcement.created_at, crate::clock::now_secs())?;
+        node.directory.admit(&event.pubkey, event.created_at, now)?;
     }
     node.storage.writer().submit(vec![Op::InsertEvent(event.clone())]).await.map_err(|e| {
         tracing::error!(error = %e, "could not store an announcement");
         "error: could not store".to_string()
     })?;
-    if !node.directory.offer(entry) {
+    if !node.directory.offer(checked.clone(), event.clone()) {
         return Ok(false);
     }
-    tracing::info!(
-        node = %event.pubkey, ilp_address = %announcement.info.ilp_address,
-        multiaddrs = announcement.multiaddrs.len(), from = ?from, "announcement accepted"
-    );
+    match &checked {
+        Checked::Node(a) => tracing::info!(
+            node = %event.pubkey, ilp_address = %a.info.ilp_address, multiaddrs = a.multiaddrs.len(),
+            owners = a.owners.len(), from = ?from, "announcement accepted"
+        ),
+        Checked::Owner(p) => {
+            tracing::info!(owner = %p.owner, node = %p.node, from = ?from, "owner pointer accepted")
+        }
+    }
     let event = Arc::new(event);
     let _ = node.hub.send(event.clone());
     if let Some(p2p) = &node.p2p {
-        for text in &announcement.multiaddrs {
-            if let Ok(addr) = text.parse::<Multiaddr>() {
-                if let Some(peer) = peer_id_in(&addr) {
-                    p2p.add_address(peer, addr).await;
+        if let Checked::Node(a) = &checked {
+            for text in &a.multiaddrs {
+                if let Ok(addr) = text.parse::<Multiaddr>() {
+                    if let Some(peer) = peer_id_in(&addr) {
+                        p2p.add_address(peer, addr).await;
+                    }
                 }
             }
         }
@@ -246,7 +168,11 @@ async fn accept(node: &Arc<Node>, event: Event, from: Option<PeerId>) -> Result<
             }
         }
     }
+    // A followed key may now resolve: the key itself, or an owner this node names.
     crate::follows::on_announcement(node, &event.pubkey);
+    if let Checked::Node(a) = &checked {
+        a.owners.iter().for_each(|o| crate::follows::on_announcement(node, o));
+    }
     Ok(true)
 }
 
@@ -267,10 +193,12 @@ fn send(node: &Arc<Node>, peer: PeerId, message: Vec<u8>) {
     });
 }
 
-/// A peer connected: give it every announcement we hold (ours included).
+/// A peer connected: give it every announcement and owner pointer we hold (ours included).
 pub fn sync_to(node: &Arc<Node>, peer: PeerId) {
-    for entry in node.directory.all(crate::clock::now_secs()) {
-        send(node, peer, ClientMessage::Event(entry.event).to_json().into_bytes());
+    let now = crate::clock::now_secs();
+    let pointers = node.directory.pointers(now).into_iter().map(|p| p.event);
+    for event in node.directory.all(now).into_iter().map(|e| e.event).chain(pointers) {
+        send(node, peer, ClientMessage::Event(event).to_json().into_bytes());
     }
 }
 
