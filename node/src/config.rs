@@ -19,11 +19,21 @@ pub struct PriceConfig {
     pub event_delivered: u64,
     /// Unpaid delivery (units) tolerated before the subscription is closed.
     pub delivery_credit: u64,
+    /// Price per EVENT a peer publishes to this node to have it stored (paid in the same
+    /// Prepare). Unset (the default): the node does not store events for peers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_published: Option<u64>,
 }
 
 impl Default for PriceConfig {
     fn default() -> Self {
-        Self { subscription: 1_000, subscription_period_secs: 86_400, event_delivered: 10, delivery_credit: 100 }
+        Self {
+            subscription: 1_000,
+            subscription_period_secs: 86_400,
+            event_delivered: 10,
+            delivery_credit: 100,
+            event_published: None,
+        }
     }
 }
 
@@ -205,6 +215,12 @@ pub struct Config {
     pub max_subscription_price: u64,
     /// Most this node pays per delivered event.
     pub max_event_price: u64,
+    /// Most this node pays another node to store one of its owners' events (`store_on`).
+    pub max_publish_price: u64,
+    /// Node pubkeys (64 hex) this node pays to store each event its owners publish to it
+    /// (paid publishing, docs/btp-nips.md §4): copies that stay readable while this node is
+    /// offline. Each must announce an `event_published` price of at most `max_publish_price`.
+    pub store_on: Vec<String>,
     /// Peers to link with at start-up: btpnips nodes by libp2p multiaddr (QUIC) or by
     /// BTP-over-WebSocket URL, each with the pubkey it must prove.
     pub bootstrap: Vec<BootstrapEntry>,
@@ -238,6 +254,8 @@ impl Default for Config {
             prices: PriceConfig::default(),
             max_subscription_price: 100_000,
             max_event_price: 1_000,
+            max_publish_price: 1_000,
+            store_on: Vec::new(),
             bootstrap: Vec::new(),
             owners: Vec::new(),
             p2p: P2pConfig::default(),

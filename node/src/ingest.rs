@@ -16,18 +16,8 @@ pub const MAX_FUTURE_SECS: u64 = 15 * 60;
 /// Accept or refuse one event. Returns `(accepted, message)` for `["OK", id, accepted,
 /// message]`; refusals start with a NIP-01 machine-readable prefix.
 pub async fn publish(node: &Arc<Node>, event: Event) -> (bool, String) {
-    let size = event.to_json().len();
-    if size > MAX_EVENT_BYTES {
-        return (
-            false,
-            machine_message(prefix::INVALID, &format!("event is {size} bytes; the limit is {MAX_EVENT_BYTES}")),
-        );
-    }
-    if let Err(e) = event.verify() {
-        return (false, e.to_ok_message());
-    }
-    if event.created_at > crate::clock::now_secs() + MAX_FUTURE_SECS {
-        return (false, machine_message(prefix::INVALID, "created_at is more than 15 minutes in the future"));
+    if let Err(why) = check(&event) {
+        return (false, why);
     }
     let event = Arc::new(event);
     match node.storage.writer().insert_event((*event).clone()).await {
@@ -35,6 +25,7 @@ pub async fn publish(node: &Arc<Node>, event: Event) -> (bool, String) {
             let _ = node.hub.send(event.clone());
             crate::btpnips::on_new_event(node, &event);
             crate::announce::on_local(node, &event);
+            crate::btpnips::paid_publish::on_local(node, &event);
             (true, String::new())
         }
         Ok(InsertOutcome::Duplicate) => (true, machine_message(prefix::DUPLICATE, "already have this event")),
@@ -46,4 +37,23 @@ pub async fn publish(node: &Arc<Node>, event: Event) -> (bool, String) {
             (false, machine_message(prefix::ERROR, "could not store the event"))
         }
     }
+}
+
+/// The checks every event passes before storage, from a local client or a paying peer:
+/// size, id and signature, `created_at` at most [`MAX_FUTURE_SECS`] ahead.
+///
+/// Errors: the NIP-01 `OK false` message (machine-readable prefix first).
+pub fn check(event: &Event) -> Result<(), String> {
+    let size = event.to_json().len();
+    if size > MAX_EVENT_BYTES {
+        return Err(machine_message(
+            prefix::INVALID,
+            &format!("event is {size} bytes; the limit is {MAX_EVENT_BYTES}"),
+        ));
+    }
+    event.verify().map_err(|e| e.to_ok_message())?;
+    if event.created_at > crate::clock::now_secs() + MAX_FUTURE_SECS {
+        return Err(machine_message(prefix::INVALID, "created_at is more than 15 minutes in the future"));
+    }
+    Ok(())
 }

@@ -58,6 +58,8 @@ pub struct Node {
     pub directory: crate::announce::Directory,
     /// The owners' follow lists.
     pub follows: crate::follows::Follows,
+    /// Paid publishing counters and streams.
+    pub paid_publish: crate::btpnips::paid_publish::Stats,
     /// Bound addresses (the configured ones may use port 0).
     pub bound: Mutex<BoundAddrs>,
     shutdown: watch::Sender<bool>,
@@ -140,6 +142,7 @@ impl Node {
             p2p_state: Default::default(),
             directory: Default::default(),
             follows: Default::default(),
+            paid_publish: Default::default(),
             bound: Default::default(),
             shutdown,
             config,
@@ -233,6 +236,7 @@ impl Node {
                 subscription_period_secs: p.subscription_period_secs,
                 event_delivered: p.event_delivered,
                 delivery_credit: p.delivery_credit,
+                event_published: p.event_published,
             },
             settlement: self.settlement.as_ref().map(|s| s.info()),
         }

@@ -1,5 +1,6 @@
 //! The node's status as JSON: identity, peer links, subscriptions and balances. Served by
 //! the operator API and printed by `btpnips status`.
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -78,6 +79,15 @@ pub async fn status(node: &Arc<Node>) -> Result<Value, storage::StorageError> {
             "resolves": node.directory.resolve(&p.pointer.owner, crate::clock::now_secs()).is_some(),
         })).collect::<Vec<_>>(),
         "follows": node.follows.followed(),
+        "paid_publishing": {
+            "price": node.config.prices.event_published,
+            "stored_for_peers": node.paid_publish.stored_for_peers.load(Ordering::Relaxed),
+            "earned": node.paid_publish.earned.load(Ordering::Relaxed),
+            "store_on": node.config.store_on,
+            "stored_on_peers": node.paid_publish.stored_on_peers.load(Ordering::Relaxed),
+            "paid": node.paid_publish.paid.load(Ordering::Relaxed),
+            "failed": node.paid_publish.failed.load(Ordering::Relaxed),
+        },
     }))
 }
 

@@ -48,7 +48,13 @@ fn info_for(secret: &[u8; 32]) -> NodeInfo {
         pubkey: pk,
         asset_code: "ETH".into(),
         asset_scale: 9,
-        prices: info::Prices { subscription: 1, subscription_period_secs: 60, event_delivered: 1, delivery_credit: 1 },
+        prices: info::Prices {
+            subscription: 1,
+            subscription_period_secs: 60,
+            event_delivered: 1,
+            delivery_credit: 1,
+            event_published: None,
+        },
         settlement: None,
     }
 }

@@ -5,9 +5,12 @@
 //!   EOSE, live pushes, per-event payments, the delivery credit, CLOSE.
 //! - [`subscriber`]: our subscriptions to peers (outbound): opening them when a local
 //!   client asks for a linked peer's events, storing what arrives, paying per event.
+//! - [`paid_publish`]: EVENTs peers pay us to store, and copies of our owners' events we pay
+//!   `store_on` nodes to store.
 //!
 //! Every packet's effects (events, subscription records, the ledger credit) are committed
 //! in one storage submission before the receiver fulfills: a Fulfill means committed.
+pub mod paid_publish;
 mod publisher;
 mod subscriber;
 
@@ -100,13 +103,15 @@ pub(crate) enum After {
     Broadcast(Arc<Event>, usize),
     Publisher(publisher::After),
     Subscriber(subscriber::After),
+    /// A paid EVENT (its price, asset units) was stored for a peer.
+    Published(u64),
 }
 
 /// Apply one STREAM packet's messages and money. Commits before returning `Ok`, so the
 /// receiver may fulfill. `Err` refuses the whole packet and commits nothing.
 ///
-/// Money on a stream pays for the REQ on that stream if there is one; money alone is a
-/// payment for delivered events.
+/// Money on a stream pays for the REQ on that stream if there is one, else for each EVENT
+/// (its `event_published` price, in order); money left over is a payment for delivered events.
 pub async fn on_stream_packet(
     node: &Arc<Node>,
     ctx: PacketContext,
@@ -119,8 +124,16 @@ pub async fn on_stream_packet(
         for text in &d.messages {
             match parse(text).map_err(|e| (ErrorCode::F99_APPLICATION_ERROR, e))? {
                 Incoming::Client(m) => {
-                    let money =
-                        if matches!(m, ClientMessage::Req { .. }) { std::mem::take(&mut money_left) } else { 0 };
+                    let money = match m {
+                        ClientMessage::Req { .. } => std::mem::take(&mut money_left),
+                        ClientMessage::Event(_) => {
+                            let price = node.config.prices.event_published.unwrap_or(0);
+                            let take = money_left.min(price);
+                            money_left -= take;
+                            take
+                        }
+                        ClientMessage::Close { .. } => 0,
+                    };
                     publisher::on_client_message(node, &ctx, d.stream_id, money, m, &mut ops, &mut after)?
                 }
                 Incoming::Relay(m) => subscriber::on_relay_message(node, &ctx, m, &mut ops, &mut after)?,
@@ -155,6 +168,7 @@ pub async fn on_stream_packet(
             }
             After::Publisher(a) => publisher::after_commit(node, a),
             After::Subscriber(a) => subscriber::after_commit(node, a),
+            After::Published(money) => paid_publish::after_commit(node, money),
         }
     }
     Ok(())

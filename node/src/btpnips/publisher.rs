@@ -94,10 +94,7 @@ pub(super) fn on_client_message(
             }
             Ok(())
         }
-        ClientMessage::Event(_) => Err((
-            ErrorCode::F99_APPLICATION_ERROR,
-            "restricted: publishing to this node through a peer link is not supported yet".into(),
-        )),
+        ClientMessage::Event(event) => super::paid_publish::on_event(node, ctx, money, event, ops, after),
     }
 }
 

@@ -215,7 +215,7 @@ fn spawn_open(node: &Arc<Node>, peer: String) {
 
 /// Wait until the connector can route to the publisher's ILP address; if it cannot, ask the
 /// peer network for a direct link (docs/btp-nips.md §9) and wait up to [`ROUTE_WAIT`].
-async fn wait_for_route(node: &Arc<Node>, peer: &str) -> bool {
+pub(super) async fn wait_for_route(node: &Arc<Node>, peer: &str) -> bool {
     let Some(info) = node.publisher_node(peer) else { return true }; // `open` records why it waits
     let Ok(address) = info.ilp_address.parse::<protocol::ilp::Address>() else { return false };
     if node.routes.resolve(&address).is_some() {

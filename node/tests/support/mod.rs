@@ -28,6 +28,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
             subscription_period_secs: 3600,
             event_delivered: 10,
             delivery_credit: 100,
+            event_published: None,
         },
         ..Config::default()
     }
@@ -76,6 +77,7 @@ pub fn my_info(pubkey: &[u8; 32], settlement: Option<info::SettlementInfo>) -> P
             subscription_period_secs: 3600,
             event_delivered: 0,
             delivery_credit: 0,
+            event_published: None,
         },
         settlement,
     };

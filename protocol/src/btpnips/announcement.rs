@@ -156,6 +156,7 @@ mod tests {
                     subscription_period_secs: 86_400,
                     event_delivered: 10,
                     delivery_credit: 100,
+                    event_published: Some(5),
                 },
                 settlement: None,
             },

@@ -22,6 +22,10 @@ pub struct Prices {
     pub event_delivered: u64,
     /// Unpaid delivery (units) the publisher tolerates before it closes the subscription.
     pub delivery_credit: u64,
+    /// Paid with an EVENT a peer publishes to this node (stored for anybody to read); absent
+    /// when the node does not store events for peers (docs/btp-nips.md §4 "Paid publishing").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_published: Option<u64>,
 }
 
 /// Where a node settles (issue 4): the EVM chain, the channel contract, and the node's EVM
