@@ -196,6 +196,10 @@ impl Default for P2pConfig {
 pub struct Config {
     /// Directory holding the key, the SQLite database and the API token.
     pub data_dir: PathBuf,
+    /// File holding the node key's passphrase (see `keys`); `BTPNIPS_PASSPHRASE` wins over it.
+    /// Unset and no variable: a new key is stored unencrypted (with a warning) and an
+    /// encrypted one is asked for on the terminal.
+    pub key_passphrase_file: Option<PathBuf>,
     /// NIP-01 relay endpoint (WebSocket + NIP-11). Loopback by default: it is the owner's.
     pub relay_listen: SocketAddr,
     /// Operator JSON API (`/api/status`), behind a bearer token.
@@ -245,6 +249,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: default_data_dir(),
+            key_passphrase_file: None,
             relay_listen: "127.0.0.1:7777".parse().expect("valid"),
             api_listen: "127.0.0.1:7780".parse().expect("valid"),
             peer_listen: "127.0.0.1:7790".parse().expect("valid"),

@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use btpnips::config::Config;
+use btpnips::keys;
 
 #[derive(Parser)]
 #[command(name = "btpnips", version, about = "A peer-to-peer node that carries Nostr inside Interledger")]
@@ -25,6 +26,11 @@ enum Command {
     Run,
     /// Create the data dir and key if missing, then print the node's pubkey.
     Init,
+    /// The node key: encrypt it at rest, or show its three views.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Print a running node's status (peers, subscriptions, balances) as JSON.
     Status,
     /// Close, on chain, the payment channels from a peer that pay this node (highest claim).
@@ -47,6 +53,16 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Encrypt an unencrypted node.key under a passphrase (BTPNIPS_PASSPHRASE,
+    /// key_passphrase_file, or asked twice on the terminal); argon2id + ChaCha20-Poly1305.
+    Encrypt,
+    /// Print the key's Nostr pubkey, libp2p PeerId and EVM address (no passphrase needed for
+    /// the pubkey; the others need the key).
+    Show,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -64,8 +80,48 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Init => {
             std::fs::create_dir_all(&config.data_dir)?;
-            let key = btpnips::keys::NodeKey::load_or_generate(&config.data_dir)?;
+            let passphrase = keys::configured_passphrase(config.key_passphrase_file.as_deref())?;
+            let key = keys::NodeKey::load_or_generate(&config.data_dir, passphrase.as_ref().map(|p| p.as_str()))?;
             println!("{}", key.pubkey_hex);
+            Ok(())
+        }
+        Command::Key { command: KeyCommand::Encrypt } => {
+            let passphrase = match keys::configured_passphrase(config.key_passphrase_file.as_deref())? {
+                Some(p) => p,
+                None => {
+                    let first = keys::prompt("New passphrase for the node key: ")?;
+                    if *first != *keys::prompt("Repeat it: ")? {
+                        anyhow::bail!("the passphrases differ; nothing changed");
+                    }
+                    first
+                }
+            };
+            if passphrase.is_empty() {
+                anyhow::bail!("an empty passphrase encrypts nothing; nothing changed");
+            }
+            let pubkey = keys::encrypt_in_place(&config.data_dir, &passphrase, keys::KdfParams::default())?;
+            println!("{} encrypted (pubkey {pubkey})", config.data_dir.join(keys::KEY_FILE).display());
+            Ok(())
+        }
+        Command::Key { command: KeyCommand::Show } => {
+            let file = keys::KeyFile::read(&config.data_dir)?
+                .ok_or_else(|| anyhow::anyhow!("no key in {}", config.data_dir.display()))?;
+            let key = match file {
+                keys::KeyFile::Plain(k) => k,
+                keys::KeyFile::Encrypted(sealed) => {
+                    let passphrase = match keys::configured_passphrase(config.key_passphrase_file.as_deref())? {
+                        Some(p) => p,
+                        None => keys::prompt("Passphrase for the node key: ")?,
+                    };
+                    sealed.open(&passphrase)?
+                }
+            };
+            let json = serde_json::json!({
+                "pubkey": key.pubkey_hex,
+                "peer_id": discovery::p2p::keypair_from_secret(&key.secret).ok().map(|k| k.public().to_peer_id().to_string()),
+                "evm_address": contracts::claim::evm_address(&key.secret).ok().map(|a| a.to_checksum(None)),
+            });
+            println!("{}", serde_json::to_string_pretty(&json)?);
             Ok(())
         }
         Command::Status => {

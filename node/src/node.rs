@@ -102,7 +102,8 @@ impl Node {
         let (ws_bootstrap, p2p_bootstrap) = split_bootstrap(&config)?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-        let key = NodeKey::load_or_generate(&config.data_dir)?;
+        let passphrase = crate::keys::configured_passphrase(config.key_passphrase_file.as_deref())?;
+        let key = NodeKey::load_or_generate(&config.data_dir, passphrase.as_ref().map(|p| p.as_str()))?;
         ensure_api_token(&config)?;
         let address: Address = match &config.ilp_address {
             Some(a) => a.parse().map_err(|e| anyhow::anyhow!("ilp_address {a:?}: {e}"))?,

@@ -44,6 +44,11 @@ pub async fn status(node: &Arc<Node>) -> Result<Value, storage::StorageError> {
             // One key, three views: Nostr pubkey, libp2p PeerId, EVM address.
             "peer_id": node.p2p.as_ref().map(|p| p.local_peer_id().to_string()),
             "evm_address": contracts::claim::evm_address(&node.key.secret).ok().map(|a| a.to_checksum(None)),
+            "key_at_rest": match crate::keys::KeyFile::read(&node.config.data_dir) {
+                Ok(Some(crate::keys::KeyFile::Encrypted(_))) => "encrypted",
+                Ok(Some(crate::keys::KeyFile::Plain(_))) => "unencrypted",
+                _ => "unknown",
+            },
             "ilp_address": node.address.to_string(),
             "asset_code": node.config.asset_code,
             "asset_scale": node.config.asset_scale,

@@ -31,8 +31,9 @@ export async function eventually (fn, { timeoutMs = 20000, intervalMs = 100, wha
 
 /** A btpnips node in its own data dir. `secretHex` makes the owner's key the node key. */
 export class NodeProcess {
-  constructor (name, { secretHex, config = {} } = {}) {
+  constructor (name, { secretHex, config = {}, env = {} } = {}) {
     this.name = name
+    this.env = env
     this.dataDir = mkdtempSync(path.join(tmpdir(), `btpnips-${name}-`))
     if (secretHex) writeFileSync(path.join(this.dataDir, 'node.key'), secretHex + '\n', { mode: 0o600 })
     this.config = {
@@ -53,7 +54,7 @@ export class NodeProcess {
   async start () {
     this.writeConfig()
     rmSync(path.join(this.dataDir, 'listen.json'), { force: true })
-    this.proc = spawn(BIN, ['--data-dir', this.dataDir, 'run'], { env: { ...process.env, BTPNIPS_LOG: process.env.BTPNIPS_LOG ?? 'info' }, stdio: ['ignore', 'ignore', 'pipe'] })
+    this.proc = spawn(BIN, ['--data-dir', this.dataDir, 'run'], { env: { ...process.env, BTPNIPS_LOG: process.env.BTPNIPS_LOG ?? 'info', ...this.env }, stdio: ['ignore', 'ignore', 'pipe'] })
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal })))
     this.proc.stderr.on('data', (d) => {
       this.log.push(d.toString())
