@@ -101,7 +101,7 @@ pub fn on_local(node: &Arc<Node>, event: &Arc<Event>) {
     {
         return;
     }
-    for target in node.config.store_on.clone() {
+    for target in node.config.store_on.iter().filter(|t| **t != node.key.pubkey_hex).cloned() {
         let (node, event) = (node.clone(), event.clone());
         tokio::spawn(async move { store_copy(&node, &target, &event).await });
     }
