@@ -177,6 +177,7 @@ impl Node {
         crate::announce::start(&node).await.context("starting announcements")?;
         crate::follows::start(&node).await.context("reading follow lists")?;
         crate::btpnips::spawn_resumer(&node);
+        crate::connector::ccp::spawn_hold_down(&node);
         let listen_file = node.config.data_dir.join(crate::api::LISTEN_FILE);
         std::fs::write(&listen_file, serde_json::to_string_pretty(&listen)?)
             .with_context(|| format!("writing {}", listen_file.display()))?;

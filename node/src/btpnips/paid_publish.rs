@@ -101,8 +101,11 @@ pub fn on_local(node: &Arc<Node>, event: &Arc<Event>) {
     {
         return;
     }
-    for target in node.config.store_on.iter().filter(|t| **t != node.key.pubkey_hex).cloned() {
-        let (node, event) = (node.clone(), event.clone());
+    for target in &node.config.store_on {
+        if *target == node.key.pubkey_hex {
+            continue;
+        }
+        let (node, event, target) = (node.clone(), event.clone(), target.clone());
         tokio::spawn(async move { store_copy(&node, &target, &event).await });
     }
 }

@@ -145,8 +145,30 @@ pub fn handle(node: &Arc<Node>, account: &str, prepare: &Prepare) -> Result<Fulf
             node.routes.learn(account, &prefix, path);
         }
     }
+    let now_ms = crate::clock::now().timestamp_millis().max(0) as u64;
+    node.routes.hold_learned(account, now_ms + u64::from(update.hold_down_time));
     tracing::debug!(peer = %account, speaker = %update.speaker, installed, full, withdrawn = update.withdrawn_routes.len(), "CCP: route update applied");
     Ok(ccp::ccp_fulfill())
+}
+
+/// Every second, drop the routes of peers whose last update's hold-down time passed without a
+/// new one (they are still linked but stopped announcing; a link that goes down drops its
+/// routes at once).
+pub fn spawn_hold_down(node: &Arc<Node>) {
+    let node = node.clone();
+    tokio::spawn(async move {
+        let mut stop = node.shutdown_signal();
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            let now_ms = crate::clock::now().timestamp_millis().max(0) as u64;
+            for account in node.routes.expire_learned(now_ms) {
+                tracing::warn!(peer = %account, "CCP: routes learned from peer expired (no update within its hold-down time)");
+            }
+        }
+    });
 }
 
 /// Whether `prefix` is `base` or an address under it.

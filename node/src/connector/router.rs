@@ -11,7 +11,7 @@
 //! change of a best route bumps [`RoutingTable::version`], wakes [`RoutingTable::subscribe`]rs
 //! (the CCP broadcasters) and is logged at info.
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use protocol::ilp::Address;
 use tokio::sync::watch;
@@ -58,11 +58,18 @@ pub struct RoutingTable {
     routes: RwLock<BTreeMap<String, Entry>>,
     /// Bumped on every change of a best route.
     version: watch::Sender<u64>,
+    /// Per account that announced routes: until when (unix ms) they hold without a new update
+    /// (its last update's hold-down time, CCP).
+    held_until: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Default for RoutingTable {
     fn default() -> Self {
-        Self { routes: RwLock::new(BTreeMap::new()), version: watch::Sender::new(0) }
+        Self {
+            routes: RwLock::new(BTreeMap::new()),
+            version: watch::Sender::new(0),
+            held_until: Mutex::new(BTreeMap::new()),
+        }
     }
 }
 
@@ -109,8 +116,34 @@ impl RoutingTable {
         });
     }
 
+    /// `account` just sent a route update: what it announced holds until `until_ms` (unix
+    /// ms; now plus the update's hold-down time) unless refreshed.
+    pub fn hold_learned(&self, account: &str, until_ms: u64) {
+        self.held_until.lock().expect("poisoned").insert(account.to_owned(), until_ms);
+    }
+
+    /// Drop the learned routes of every account whose hold-down time passed at `now_ms`
+    /// (unix ms) without a new update (a peer whose link stays up but that stopped
+    /// announcing). Static routes stay. Returns those accounts.
+    pub fn expire_learned(&self, now_ms: u64) -> Vec<String> {
+        let expired: Vec<String> = {
+            let mut held = self.held_until.lock().expect("poisoned");
+            let gone: Vec<String> =
+                held.iter().filter(|(_, until)| **until <= now_ms).map(|(a, _)| a.clone()).collect();
+            gone.iter().for_each(|a| {
+                held.remove(a);
+            });
+            gone
+        };
+        for account in &expired {
+            self.replace_learned(account, BTreeMap::new());
+        }
+        expired
+    }
+
     /// Remove every route (static and learned) that points at `account`.
     pub fn remove_account(&self, account: &str) {
+        self.held_until.lock().expect("poisoned").remove(account);
         self.edit(|routes| {
             let mut touched = Vec::new();
             for (prefix, entry) in routes.iter_mut() {
@@ -298,6 +331,24 @@ mod tests {
         assert_eq!(snap.get("test.q"), Some(&"b".to_string()), "falls back to b");
         assert_eq!(snap.get("test.r"), Some(&"a".to_string()));
         assert_eq!(snap.get("test.s"), Some(&"a".to_string()), "static routes stay");
+    }
+
+    #[test]
+    fn learned_routes_expire_after_the_hold_down_time_without_an_update() {
+        let t = RoutingTable::default();
+        t.set("test.s", "a");
+        t.learn("a", "test.p", path(&["test.a", "test.p"]));
+        t.learn("b", "test.p", path(&["test.b", "test.x", "test.p"]));
+        t.hold_learned("a", 1_000);
+        t.hold_learned("b", 5_000);
+        assert!(t.expire_learned(999).is_empty(), "nothing is due yet");
+        assert_eq!(t.expire_learned(1_000), vec!["a".to_string()]);
+        assert_eq!(t.snapshot().get("test.p"), Some(&"b".to_string()), "falls back to b's route");
+        assert_eq!(t.snapshot().get("test.s"), Some(&"a".to_string()), "static routes stay");
+        t.hold_learned("b", 9_000); // b refreshed in time
+        assert!(t.expire_learned(6_000).is_empty());
+        assert_eq!(t.expire_learned(9_000), vec!["b".to_string()]);
+        assert_eq!(t.snapshot().get("test.p"), None);
     }
 
     #[test]
