@@ -145,8 +145,11 @@ pub fn handle(node: &Arc<Node>, account: &str, prepare: &Prepare) -> Result<Fulf
             node.routes.learn(account, &prefix, path);
         }
     }
-    let now_ms = crate::clock::now().timestamp_millis().max(0) as u64;
-    node.routes.hold_learned(account, now_ms + u64::from(update.hold_down_time));
+    // A hold-down time of 0 is read as "no expiry" (a speaker that does not age routes).
+    if update.hold_down_time > 0 {
+        let now_ms = crate::clock::now().timestamp_millis().max(0) as u64;
+        node.routes.hold_learned(account, now_ms + u64::from(update.hold_down_time));
+    }
     tracing::debug!(peer = %account, speaker = %update.speaker, installed, full, withdrawn = update.withdrawn_routes.len(), "CCP: route update applied");
     Ok(ccp::ccp_fulfill())
 }
