@@ -29,15 +29,31 @@ pub use directory::{
     MIN_REANNOUNCE_SECS,
 };
 
-/// Read stored announcements back into the directory, then sign ours now and every
-/// `p2p.announce_interval_secs`.
+/// Read stored announcements back into the directory (and their multiaddrs into Kademlia),
+/// then sign ours now and every `p2p.announce_interval_secs`.
 pub async fn start(node: &Arc<Node>) -> Result<(), storage::StorageError> {
     let now = crate::clock::now_secs();
     let stored = node.storage.query_events(&[Filter { kinds: Some(vec![KIND]), ..Default::default() }]).await?;
+    let mut known = 0;
     for event in stored {
         if let Ok(checked) = check(&event, now) {
+            if let (Checked::Node(a), Some(p2p)) = (&checked, &node.p2p) {
+                // The known-node list survives a restart: Kademlia starts from every node we
+                // hold a live announcement of, not only from the bootstrap list.
+                if event.pubkey != node.key.pubkey_hex {
+                    for addr in a.multiaddrs.iter().filter_map(|t| t.parse::<Multiaddr>().ok()) {
+                        if let Some(peer) = peer_id_in(&addr) {
+                            p2p.add_address(peer, addr).await;
+                            known += 1;
+                        }
+                    }
+                }
+            }
             node.directory.offer(checked, event);
         }
+    }
+    if known > 0 {
+        tracing::info!(addresses = known, "known nodes restored from stored announcements");
     }
     let node = node.clone();
     tokio::spawn(async move {
