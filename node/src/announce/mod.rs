@@ -162,7 +162,14 @@ async fn accept(node: &Arc<Node>, event: Event, from: Option<PeerId>) -> Result<
             owners = a.owners.len(), from = ?from, "announcement accepted"
         ),
         Checked::Owner(p) => {
-            tracing::info!(owner = %p.owner, node = %p.node, from = ?from, "owner pointer accepted")
+            tracing::info!(owner = %p.owner, node = %p.node, from = ?from, "owner pointer accepted");
+            if p.node == node.key.pubkey_hex && !node.config.owners.contains(&p.owner) {
+                tracing::warn!(
+                    owner = %p.owner,
+                    "an owner pointer names this node, but `owners` does not list that key: followers will not \
+                     resolve it until it does (our announcement names each configured owner back)"
+                );
+            }
         }
     }
     let event = Arc::new(event);
