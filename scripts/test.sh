@@ -37,10 +37,10 @@ cargo nextest run --locked --workspace --no-fail-fast
 say "fuzzing every protocol parser briefly from its committed corpus (scripts/fuzz.sh 3)"
 ./scripts/fuzz.sh "${FUZZ_SECONDS:-3}"
 
-say "installing the pinned npm packages (nostr-tools; the Interledger JS reference stack)"
-(cd tests/system && npm ci --no-audit --no-fund --loglevel=error)
-(cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+say "installing the pinned npm packages (nostr-tools; the Interledger JS reference stack; js-libp2p)"
+./scripts/npm-ci.sh tests/system
+./scripts/npm-ci.sh tests/interop
 
-say "system and interop tests (real btpnips processes, nostr-tools, anvil, ilp-protocol-stream, ilp-connector)"
+say "system and interop tests (real btpnips processes, nostr-tools, anvil, ilp-protocol-stream, ilp-connector, js-libp2p)"
 BTPNIPS_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/btpnips" \
   node --test --test-concurrency=1 tests/system/ tests/interop/
