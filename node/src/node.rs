@@ -249,6 +249,21 @@ impl Node {
         self.shutdown.subscribe()
     }
 
+    /// Run `tick` every `period` (the first one period from now) until the node shuts down.
+    /// `tick` must not block: it runs on the runtime.
+    pub fn spawn_every(self: &Arc<Self>, period: std::time::Duration, tick: impl Fn(&Arc<Node>) + Send + 'static) {
+        let node = self.clone();
+        tokio::spawn(async move {
+            let mut stop = node.shutdown_signal();
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    _ = tokio::time::sleep(period) => tick(&node),
+                }
+            }
+        });
+    }
+
     /// Ask every task to stop.
     pub fn shutdown(&self) {
         let _ = self.shutdown.send(true);

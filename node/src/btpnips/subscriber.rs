@@ -172,27 +172,19 @@ pub fn unfollow(node: &Arc<Node>, author: &str) {
 /// Every [`RESUME_EVERY`], reopen subscriptions waiting to resume (route or link was down,
 /// publisher not yet announced, node restarted).
 pub fn spawn_resumer(node: &Arc<Node>) {
-    let node = node.clone();
-    tokio::spawn(async move {
-        let mut stop = node.shutdown_signal();
-        loop {
-            tokio::select! {
-                _ = stop.changed() => break,
-                _ = tokio::time::sleep(RESUME_EVERY) => {}
-            }
-            let waiting: Vec<String> = {
-                let mut map = node.subs.outbound.lock().expect("poisoned");
-                map.iter_mut()
-                    .filter(|(_, s)| s.record.status.starts_with("resuming"))
-                    .map(|(peer, s)| {
-                        s.record.status = "opening".into();
-                        peer.clone()
-                    })
-                    .collect()
-            };
-            for peer in waiting {
-                spawn_open(&node, peer);
-            }
+    node.spawn_every(RESUME_EVERY, |node| {
+        let waiting: Vec<String> = {
+            let mut map = node.subs.outbound.lock().expect("poisoned");
+            map.iter_mut()
+                .filter(|(_, s)| s.record.status.starts_with("resuming"))
+                .map(|(peer, s)| {
+                    s.record.status = "opening".into();
+                    peer.clone()
+                })
+                .collect()
+        };
+        for peer in waiting {
+            spawn_open(node, peer);
         }
     });
 }

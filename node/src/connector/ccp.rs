@@ -158,18 +158,10 @@ pub fn handle(node: &Arc<Node>, account: &str, prepare: &Prepare) -> Result<Fulf
 /// new one (they are still linked but stopped announcing; a link that goes down drops its
 /// routes at once).
 pub fn spawn_hold_down(node: &Arc<Node>) {
-    let node = node.clone();
-    tokio::spawn(async move {
-        let mut stop = node.shutdown_signal();
-        loop {
-            tokio::select! {
-                _ = stop.changed() => break,
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-            let now_ms = crate::clock::now().timestamp_millis().max(0) as u64;
-            for account in node.routes.expire_learned(now_ms) {
-                tracing::warn!(peer = %account, "CCP: routes learned from peer expired (no update within its hold-down time)");
-            }
+    node.spawn_every(Duration::from_secs(1), |node| {
+        let now_ms = crate::clock::now().timestamp_millis().max(0) as u64;
+        for account in node.routes.expire_learned(now_ms) {
+            tracing::warn!(peer = %account, "CCP: routes learned from peer expired (no update within its hold-down time)");
         }
     });
 }
