@@ -48,11 +48,14 @@ test('owner O points at node P from a separate signer; a follower two hops away 
   const oc = await connect(P)
   const stored = finalizeEvent({ kind: 1, created_at: now(), tags: [], content: 'stored note of O' }, ownerKey)
   await oc.publish(stored)
+  const pointers = new Map() // what O's own client sees of its pointer, live
+  oc.subscribe([{ kinds: [32001], authors: [owner] }], { onevent: (e) => pointers.set(e.id, (pointers.get(e.id) ?? 0) + 1) })
   const pointer = finalizeEvent({ kind: 32001, created_at: now(), tags: [['d', 'btpnips-node'], ['node', pPub]], content: '' }, ownerKey)
   await oc.publish(pointer) // OK true: stored, then spread over the peer network
 
   await eventually(async () => (await F.status()).owner_pointers.some((p) => p.owner === owner && p.node === pPub && p.resolves),
     { what: "F to resolve O to P through O's pointer and P's announcement", timeoutMs: 60000 })
+  assert.equal(pointers.get(pointer.id), 1, "O's client saw its pointer once (not again when P took it into its directory, nor when it came back by gossip)")
   const t0 = Date.now()
 
   // F's owner follows O (the person), and watches their own node.

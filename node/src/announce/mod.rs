@@ -114,7 +114,7 @@ pub async fn publish_own(node: &Arc<Node>) -> Result<(), String> {
         created_at,
     };
     let event = announcement.to_event(&node.key.secret, rand::random()).map_err(|e| e.to_string())?;
-    accept(node, event, None).await.map(|_| ())
+    accept(node, event, Origin::Own).await.map(|_| ())
 }
 
 /// A local client published a Kind 32001 event and it was stored (ingest): if it is a
@@ -128,16 +128,31 @@ pub fn on_local(node: &Arc<Node>, event: &Event) {
     let event = event.clone();
     tokio::spawn(async move {
         let id = event.id.clone();
-        match accept(&node, event, None).await {
+        match accept(&node, event, Origin::Local).await {
             Ok(new) => tracing::debug!(%id, new, "local Kind 32001 taken into the directory"),
             Err(why) => tracing::info!(%id, reason = %why, "local Kind 32001 stored but not used"),
         }
     });
 }
 
-/// Verify, store and forward a Kind 32001 event (announcement or owner pointer) that came
-/// from `from` (None: our own or a local client's). Returns whether it was new.
-async fn accept(node: &Arc<Node>, event: Event, from: Option<PeerId>) -> Result<bool, Refusal> {
+/// Where a Kind 32001 event came from.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    /// We signed it.
+    Own,
+    /// A local client published it; ingest already stored it and showed it to local clients.
+    Local,
+    /// A peer gossiped it.
+    Peer(PeerId),
+}
+
+/// Verify, store and forward a Kind 32001 event (announcement or owner pointer). Returns
+/// whether it was new.
+async fn accept(node: &Arc<Node>, event: Event, origin: Origin) -> Result<bool, Refusal> {
+    let from = match origin {
+        Origin::Peer(p) => Some(p),
+        Origin::Own | Origin::Local => None,
+    };
     let now = crate::clock::now_secs();
     let checked = check(&event, now)?;
     if from.is_some() && event.pubkey == node.key.pubkey_hex {
@@ -149,10 +164,12 @@ async fn accept(node: &Arc<Node>, event: Event, from: Option<PeerId>) -> Result<
     if from.is_some() {
         node.directory.admit(&event.pubkey, event.created_at, now)?;
     }
-    node.storage.writer().submit(vec![Op::InsertEvent(event.clone())]).await.map_err(|e| {
-        tracing::error!(error = %e, "could not store an announcement");
-        "error: could not store".to_string()
-    })?;
+    if !matches!(origin, Origin::Local) {
+        node.storage.writer().submit(vec![Op::InsertEvent(event.clone())]).await.map_err(|e| {
+            tracing::error!(error = %e, "could not store an announcement");
+            "error: could not store".to_string()
+        })?;
+    }
     if !node.directory.offer(checked.clone(), event.clone()) {
         return Ok(false);
     }
@@ -173,7 +190,9 @@ async fn accept(node: &Arc<Node>, event: Event, from: Option<PeerId>) -> Result<
         }
     }
     let event = Arc::new(event);
-    let _ = node.hub.send(event.clone());
+    if !matches!(origin, Origin::Local) {
+        let _ = node.hub.send(event.clone());
+    }
     if let Some(p2p) = &node.p2p {
         if let Checked::Node(a) = &checked {
             for text in &a.multiaddrs {
@@ -241,7 +260,7 @@ pub async fn on_gossip(node: &Arc<Node>, peer: PeerId, data: &[u8]) -> Vec<u8> {
             return RelayMessage::Notice { message: format!("invalid: {e}") }.to_json().into_bytes();
         }
     };
-    let (accepted, message) = match accept(node, event.clone(), Some(peer)).await {
+    let (accepted, message) = match accept(node, event.clone(), Origin::Peer(peer)).await {
         Ok(true) => (true, String::new()),
         Ok(false) => (true, "duplicate: not newer than the announcement held".into()),
         Err(why) => {
