@@ -25,6 +25,14 @@ pub(crate) struct Outbound {
     synced: watch::Sender<bool>,
 }
 
+impl Outbound {
+    /// State for `record`, not yet opened with any node; local REQs wait until `synced`.
+    fn new(record: SubscriptionRecord) -> (Self, watch::Receiver<bool>) {
+        let (synced, rx) = watch::channel(false);
+        (Self { record, node: None, synced }, rx)
+    }
+}
+
 /// Work after commit.
 pub(crate) enum After {
     /// Pay `amount` to `node` for an event of `author` delivered on our REQ stream.
@@ -39,8 +47,7 @@ pub(super) fn restore(node: &Arc<Node>, mut record: SubscriptionRecord) {
     if record.status == "active" || record.status == "opening" {
         record.status = "resuming".into();
     }
-    let (synced, _) = watch::channel(false);
-    node.subs.outbound.lock().expect("poisoned").insert(record.peer.clone(), Outbound { record, synced, node: None });
+    node.subs.outbound.lock().expect("poisoned").insert(record.peer.clone(), Outbound::new(record).0);
 }
 
 pub(super) fn on_link_up(node: &Arc<Node>, peer: &str) {
@@ -87,10 +94,9 @@ pub fn upstream_for(node: &Arc<Node>, filters: &[Filter]) -> Vec<watch::Receiver
                 Some(s) if s.record.status.starts_with("closed") || s.record.status.starts_with("refused") => continue,
                 Some(s) => out.push(s.synced.subscribe()),
                 None => {
-                    let record = new_record(&author);
-                    let (synced, rx) = watch::channel(false);
+                    let (state, rx) = Outbound::new(new_record(&author));
                     out.push(rx);
-                    map.insert(author.clone(), Outbound { record, synced, node: None });
+                    map.insert(author.clone(), state);
                     open = true;
                 }
             }
@@ -136,8 +142,7 @@ pub fn follow(node: &Arc<Node>, author: &str) -> bool {
                 bump(&mut s.record);
             }
             None => {
-                let (synced, _) = watch::channel(false);
-                map.insert(author.to_owned(), Outbound { record: new_record(author), synced, node: None });
+                map.insert(author.to_owned(), Outbound::new(new_record(author)).0);
             }
         }
     }
