@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '\n==> %s\n' "$*"; }
+started=$SECONDS
 
 if ! command -v cargo >/dev/null; then
   echo "cargo not found: install Rust (https://rustup.rs) first" >&2
@@ -37,6 +38,9 @@ cargo nextest run --locked --workspace --no-fail-fast
 say "fuzzing every protocol parser briefly from its committed corpus (scripts/fuzz.sh 3)"
 ./scripts/fuzz.sh "${FUZZ_SECONDS:-3}"
 
+say "install tooling: the lock check behind scripts/npm-ci.sh (tests/tooling)"
+node --test tests/tooling/
+
 say "installing the pinned npm packages (nostr-tools; the Interledger JS reference stack; js-libp2p)"
 ./scripts/npm-ci.sh tests/system
 ./scripts/npm-ci.sh tests/interop
@@ -44,3 +48,5 @@ say "installing the pinned npm packages (nostr-tools; the Interledger JS referen
 say "system and interop tests (real btpnips processes, nostr-tools, anvil, ilp-protocol-stream, ilp-connector, js-libp2p)"
 BTPNIPS_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/btpnips" \
   node --test --test-concurrency=1 tests/system/ tests/interop/
+
+say "all suites passed in $((SECONDS - started)) s"

@@ -6,23 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# 1. node_modules from package-lock.json (npm ci when missing or when the lock file changed).
+# 1. node_modules from package-lock.json (when missing or when the lock file changed), exactly
+#    as the lock pins them for this platform and without rewriting it (../scripts/npm-ci.sh).
 stamp=node_modules/.btpnips-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]] || ! ls node_modules/@foundry-rs/forge-*/bin/forge >/dev/null 2>&1; then
-  echo "== npm ci (node_modules missing or stale)"
-  if ! npm ci --no-audit --no-fund --loglevel=error 2>/dev/null; then
-    # The registry reachable here does not serve some other-platform optional packages of
-    # @foundry-rs/{forge,anvil} (404), so they are absent from the lock and `npm ci` refuses it
-    # as "out of sync". `npm install` installs exactly the locked versions; make sure it did not
-    # rewrite the lock.
-    echo "   npm ci refused the lock (missing other-platform optional packages); using npm install"
-    npm install --no-audit --no-fund --loglevel=error
-    if [[ "$(sha256sum package-lock.json | cut -d' ' -f1)" != "$want" ]]; then
-      echo "FAIL: npm install changed package-lock.json; review and commit it deliberately"
-      exit 1
-    fi
-  fi
+  echo "== installing the pinned npm toolchain (node_modules missing or stale)"
+  ../scripts/npm-ci.sh .
   echo "$want" > "$stamp"
 fi
 
