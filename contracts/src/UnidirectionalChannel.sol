@@ -4,6 +4,7 @@ pragma solidity 0.8.37;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
@@ -134,8 +135,8 @@ contract UnidirectionalChannel is EIP712, ReentrancyGuardTransient {
     error NotSender(address caller);
     /// @notice Only the channel's recipient may call this.
     error NotRecipient(address caller);
-    /// @notice The signature is not a valid sender signature (EOA ECDSA with low s, or ERC-1271)
-    ///         over the claim digest.
+    /// @notice The signature is neither the sender key's ECDSA signature (65 bytes, low s) nor,
+    ///         for a sender with code, accepted by its ERC-1271 `isValidSignature`.
     error InvalidSignature();
     /// @notice The claim is lower than what the recipient already withdrew.
     error ClaimBelowWithdrawn(uint256 cumulativeAmount, uint256 withdrawn);
@@ -223,7 +224,8 @@ contract UnidirectionalChannel is EIP712, ReentrancyGuardTransient {
     /// @param channelId Channel to withdraw from.
     /// @param cumulativeAmount Cumulative amount signed by the sender.
     /// @param signature Sender's EIP-712 signature over `Claim(channelId, cumulativeAmount)`
-    ///        (65-byte ECDSA with low s for EOAs, anything the wallet accepts for ERC-1271 senders).
+    ///        (the sender key's 65-byte ECDSA signature with low s, whatever code the sender carries;
+    ///        otherwise, for a sender with code, anything its ERC-1271 `isValidSignature` accepts).
     function withdraw(bytes32 channelId, uint256 cumulativeAmount, bytes calldata signature) external nonReentrant {
         Channel storage ch = _liveForRecipient(channelId);
         uint256 withdrawn = ch.withdrawn;
@@ -379,16 +381,24 @@ contract UnidirectionalChannel is EIP712, ReentrancyGuardTransient {
         if (block.timestamp >= expiry) revert ChannelExpired(channelId, expiry);
     }
 
-    /// @dev Reverts unless `signature` is the sender's valid signature (ECDSA for EOAs, ERC-1271
-    ///      for contracts) over the claim digest. OZ ECDSA rejects high-s and non-65-byte signatures.
+    /// @dev Reverts unless `signature` is the sender's signature over the claim digest: first an
+    ///      ECDSA signature by the sender's key (65 bytes, low s), which holds whatever code the
+    ///      sender's address carries, so an EIP-7702 delegation installed after signing cannot
+    ///      revoke it; only when that fails, and only for a sender with code, ERC-1271
+    ///      `isValidSignature` (contract wallets and delegated EOAs signing another way; such
+    ///      signatures are as revocable as the wallet's code makes them).
     function _verifyClaim(address sender, bytes32 channelId, uint256 cumulativeAmount, bytes calldata signature)
         private
         view
     {
-        if (!SignatureChecker.isValidSignatureNowCalldata(sender, claimDigest(channelId, cumulativeAmount), signature))
+        bytes32 digest = claimDigest(channelId, cumulativeAmount);
+        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (err == ECDSA.RecoverError.NoError && recovered == sender) return;
+        if (sender.code.length != 0 && SignatureChecker.isValidERC1271SignatureNowCalldata(sender, digest, signature))
         {
-            revert InvalidSignature();
+            return;
         }
+        revert InvalidSignature();
     }
 
     /// @dev Takes a deposit from the caller and returns what actually arrived (> 0).

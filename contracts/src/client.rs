@@ -495,6 +495,12 @@ impl ChannelClient {
         Ok(self.provider.get_balance(who).await?)
     }
 
+    /// The code `who` carries at the latest block, classified ([`AccountCode`]).
+    pub async fn account_code(&self, who: Address) -> Result<crate::AccountCode, ChainError> {
+        let code = self.provider.get_code_at(who).await?;
+        Ok(crate::AccountCode::classify(&code))
+    }
+
     /// Timestamp of the latest block (Unix seconds): the clock the contract's expiry checks use.
     pub async fn block_timestamp(&self) -> Result<u64, ChainError> {
         let block = self

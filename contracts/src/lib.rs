@@ -12,6 +12,8 @@
 //! * [`claim`] — the off-chain half of the protocol: EIP-712 digests ([`claim_digest`]),
 //!   signing ([`sign_claim`]), recovery with the same acceptance rules as OpenZeppelin's `ECDSA`
 //!   ([`recover_signer`], [`verify_claim`]) and the node key's Ethereum address ([`evm_address`]);
+//! * [`account`] — [`AccountCode`]: whether a channel's sender is a plain key, an EIP-7702
+//!   delegated key or a contract (the payee's policy on who can revoke);
 //! * [`chain`] — chain presets ([`BASE_MAINNET`], [`BASE_SEPOLIA`], [`ANVIL`]);
 //! * [`client`] — [`ChannelClient`], a thin async JSON-RPC client for one deployment with a local
 //!   signer (open / top up / withdraw / close / reclaim / refund, views, and a log reader for a
@@ -21,6 +23,7 @@
 //! seconds** (the contract compares them with `block.timestamp`), block numbers are L2 blocks.
 #![warn(missing_docs)]
 
+pub mod account;
 pub mod chain;
 pub mod claim;
 pub mod client;
@@ -41,6 +44,7 @@ pub mod bindings {
     );
 }
 
+pub use account::AccountCode;
 pub use alloy::primitives::{Address, B256, U256};
 pub use chain::{ChainPreset, ANVIL, BASE_MAINNET, BASE_SEPOLIA};
 pub use claim::{

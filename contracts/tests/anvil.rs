@@ -503,3 +503,58 @@ async fn concurrent_sends_from_one_client_do_not_race_for_nonces() {
         assert_eq!(env.recipient.channel(id).await.unwrap().sender, env.sender.address());
     }
 }
+
+/// A 5-byte refusing ERC-1271 "wallet": `PUSH1 0x20 PUSH1 0 RETURN` answers every call with 32
+/// zero bytes, so `isValidSignature` returns 0x00000000, never the magic value.
+const REFUSING_DELEGATE_CODE: [u8; 5] = [0x60, 0x20, 0x60, 0x00, 0xf3];
+
+/// The reported attack, under anvil's own rules (Prague: real EIP-7702): the payer signs a claim,
+/// then signs an authorization delegating its address to a refusing ERC-1271 delegate, and a
+/// third party sends that type-4 transaction. The payee's close with the claim still pays.
+#[tokio::test]
+async fn eip7702_delegation_after_signing_cannot_revoke_a_claim() {
+    use alloy::eips::eip7702::Authorization;
+    use alloy::rpc::types::TransactionRequest;
+    use alloy::signers::{local::PrivateKeySigner, SignerSync};
+    use contracts::AccountCode;
+
+    let env = Env::new().await;
+    let id = env.open(eth("1"), 3600).await;
+    let sig = env.sign(id, eth("0.8"));
+    assert_eq!(env.recipient.account_code(env.sender.address()).await.unwrap(), AccountCode::None);
+
+    let delegate = Address::repeat_byte(0xde);
+    let p = env.third.provider();
+    let _: serde_json::Value = p
+        .raw_request("anvil_setCode".into(), (delegate, alloy::hex::encode_prefixed(REFUSING_DELEGATE_CODE)))
+        .await
+        .unwrap();
+    let nonce = p.get_transaction_count(env.sender.address()).await.unwrap();
+    let auth = Authorization { chain_id: U256::from(31337u64), address: delegate, nonce };
+    let signer = PrivateKeySigner::from_bytes(&B256::from(env.sender_key)).unwrap();
+    let signed = auth.clone().into_signed(signer.sign_hash_sync(&auth.signature_hash()).unwrap());
+    let tx = TransactionRequest {
+        from: Some(env.third.address()),
+        to: Some(env.sender.address().into()),
+        authorization_list: Some(vec![signed]),
+        ..Default::default()
+    };
+    let receipt = p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status(), "type-4 transaction mined");
+    assert_eq!(
+        env.recipient.account_code(env.sender.address()).await.unwrap(),
+        AccountCode::Delegated(delegate),
+        "the payer's address now carries the 7702 designator"
+    );
+
+    let before = env.recipient.balance(env.recipient.address()).await.unwrap();
+    let out = env.recipient.close(id, eth("0.8"), &sig).await.unwrap();
+    let after = env.recipient.balance(env.recipient.address()).await.unwrap();
+    assert_eq!(after, before + eth("0.8") - out.fee(), "the payee collected the signed claim");
+    assert_eq!(env.sender.owed_eth(env.sender.address()).await.unwrap(), eth("0.2"));
+    // A claim by another key is still refused: the delegate's ERC-1271 says no.
+    let id2 = env.open(eth("1"), 3600).await;
+    let forged =
+        sign_claim(&env.recipient_key, &env.domain(), &Claim { channel_id: id2, cumulative_amount: eth("1") }).unwrap();
+    reverted(env.recipient.close(id2, eth("1"), &forged).await, "InvalidSignature");
+}

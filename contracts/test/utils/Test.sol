@@ -4,6 +4,15 @@ pragma solidity 0.8.37;
 /// @notice Minimal subset of Foundry's cheat codes (no forge-std: it cannot be installed offline).
 /// @dev Declared at the cheat-code address `address(uint160(uint256(keccak256("hevm cheat code"))))`.
 interface Vm {
+    /// @dev An EIP-7702 authorization as the cheat codes return it.
+    struct SignedDelegation {
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+        uint64 nonce;
+        address implementation;
+    }
+
     function addr(uint256 privateKey) external pure returns (address);
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function deal(address account, uint256 newBalance) external;
@@ -30,6 +39,13 @@ interface Vm {
     function assertFalse(bool condition, string calldata err) external pure;
     function assertLe(uint256 left, uint256 right, string calldata err) external pure;
     function assertGe(uint256 left, uint256 right, string calldata err) external pure;
+    function etch(address target, bytes calldata newRuntimeBytecode) external;
+    function setEvmVersion(string calldata evm) external;
+    /// @dev Signs an EIP-7702 authorization by `privateKey` for `implementation` and makes the
+    ///      next call a type-4 transaction carrying it.
+    function signAndAttachDelegation(address implementation, uint256 privateKey)
+        external
+        returns (SignedDelegation memory signedDelegation);
     function snapshotGasLastCall(string calldata name) external returns (uint256 gasUsed);
 }
 
