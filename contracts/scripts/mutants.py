@@ -51,10 +51,14 @@ MUTANTS = {
         "if (capped <= withdrawn) revert NothingToWithdraw();\n        _verifyClaim(ch.sender, channelId, cumulativeAmount, signature);",
         "if (capped <= withdrawn) revert NothingToWithdraw();"),
     "M16 raw ecrecover (accepts high-s, no ERC-1271)": (
-        "if (!SignatureChecker.isValidSignatureNowCalldata(sender, claimDigest(channelId, cumulativeAmount), signature))",
-        "bytes32 d_ = claimDigest(channelId, cumulativeAmount); if (signature.length != 65 || ecrecover(d_, uint8(signature[64]), bytes32(signature[0:32]), bytes32(signature[32:64])) != sender)"),
+        "(address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);\n        if (err == ECDSA.RecoverError.NoError && recovered == sender) return;\n        if (sender.code.length != 0 && SignatureChecker.isValidERC1271SignatureNowCalldata(sender, digest, signature))\n        {\n            return;\n        }",
+        "if (signature.length == 65 && ecrecover(digest, uint8(signature[64]), bytes32(signature[0:32]), bytes32(signature[32:64])) == sender) return;"),
     "M17 close unsigned whenever it pays nothing": (
         "if (cumulativeAmount != withdrawn) _verifyClaim(", "if (paid != 0) _verifyClaim("),
+    "M18 ERC-1271 alone for senders with code (the EIP-7702 hole)": (
+        "if (err == ECDSA.RecoverError.NoError && recovered == sender) return;",
+        "if (sender.code.length == 0 && err == ECDSA.RecoverError.NoError && recovered == sender) return;"),
+    "M19 no ERC-1271 fallback": ("if (sender.code.length != 0 && SignatureChecker", "if (false && SignatureChecker"),
 }
 
 

@@ -112,6 +112,13 @@ pub struct SettlementConfig {
     pub close_margin_secs: u64,
     /// How often the engine looks at balances and the chain, milliseconds.
     pub poll_interval_ms: u64,
+    /// Accept claims from a payer whose address carries an EIP-7702 delegation (its key still
+    /// signs, and the channel contract honours the key's ECDSA claims whatever code the address
+    /// carries). Off by default: such a payer is refused when its channel is first seen, and a
+    /// channel whose payer delegates later is closed at once with the highest claim. A payer
+    /// with contract code (no key signs for it; its ERC-1271 claims are revocable) is always
+    /// refused. contracts/README.md "Trust model".
+    pub accept_delegated_payers: bool,
 }
 
 impl Default for SettlementConfig {
@@ -127,6 +134,7 @@ impl Default for SettlementConfig {
             channel_lifetime_secs: 7 * 86_400,
             close_margin_secs: 86_400,
             poll_interval_ms: 2_000,
+            accept_delegated_payers: false,
         }
     }
 }

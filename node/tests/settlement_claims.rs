@@ -196,3 +196,105 @@ async fn send_claim(peer: &mut support::Peer, claim: &ClaimMessage) -> Result<()
         }
     }
 }
+
+/// anvil: give `who` the runtime `code` (empty = none). Under anvil's Prague rules a 23-byte
+/// `0xef0100 || address` is a real EIP-7702 delegation designator.
+async fn set_code(chain: &ChannelClient, who: contracts::Address, code: &[u8]) {
+    use alloy::providers::Provider;
+    let _: serde_json::Value =
+        chain.provider().raw_request("anvil_setCode".into(), (who, format!("0x{}", hex::encode(code)))).await.unwrap();
+}
+
+/// Payers that can revoke (docs/btp-nips.md §"Settlement", contracts/README.md "Trust model"):
+/// a payer whose address carries an EIP-7702 delegation is refused when its channel is first
+/// seen; one that delegates after the node accepted its claims gets its channel closed on chain
+/// at once with the highest claim (which the contract honours), and no further claim counts; a
+/// payer whose address carries contract code is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payers_that_can_revoke_are_refused_and_a_late_delegation_closes_the_channel() {
+    let chain = anvil();
+    let (node_key, peer_key, other_key) = (key(NODE_KEY), key(PEER_KEY), key(OTHER_KEY));
+    let contract = ChannelClient::deploy(&chain.1, &peer_key).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("node.key"), NODE_KEY).unwrap();
+    let mut config = test_config(dir.path());
+    config.settlement = SettlementConfig {
+        enabled: true,
+        chain: "anvil".into(),
+        rpc_url: Some(chain.1.clone()),
+        contract: Some(contract.to_checksum(None)),
+        close_margin_secs: 600,
+        poll_interval_ms: 200,
+        ..SettlementConfig::default()
+    };
+    let node = Node::start(config).await.unwrap();
+    let ours = node.info().settlement.unwrap();
+    let node_address: contracts::Address = ours.address.parse().unwrap();
+    let node_chain = ChannelClient::new(&chain.1, contract, &node_key).unwrap();
+    let domain = ChannelDomain { chain_id: 31337, contract };
+    let unit = U256::from(1_000_000_000u64);
+    let deposit = U256::from(10u64).pow(U256::from(15u64));
+    let claim = |id: contracts::B256, amount: U256, signer: &[u8; 32]| ClaimMessage {
+        chain_id: 31337,
+        contract: ours.contract.clone(),
+        channel_id: id.to_string(),
+        cumulative_amount: amount.to_string(),
+        signature: format!(
+            "0x{}",
+            hex::encode(sign_claim(signer, &domain, &Claim { channel_id: id, cumulative_amount: amount }).unwrap())
+        ),
+    };
+    let balance = |secret: [u8; 32]| {
+        let storage = node.storage.clone();
+        let account = hex::encode(pubkey_of(&secret));
+        async move { storage.account(&account).await.unwrap().map(|a| a.balance).unwrap_or(0) }
+    };
+    let mut designator = vec![0xef, 0x01, 0x00];
+    designator.extend_from_slice(&[0xde; 20]);
+
+    // 1. A delegated payer is refused on first sight and nothing is credited.
+    let peer_chain = ChannelClient::new(&chain.1, contract, &peer_key).unwrap();
+    let (mut peer, _) = connect_with_settlement(&node, peer_key, node_settlement_of(&peer_chain, &ours)).await;
+    let now = peer_chain.block_timestamp().await.unwrap();
+    let id = peer_chain.open_eth(node_address, deposit, now + 86_400).await.unwrap();
+    set_code(&peer_chain, peer_chain.address(), &designator).await;
+    let err = send_claim(&mut peer, &claim(id, unit * U256::from(300u64), &peer_key)).await.unwrap_err();
+    assert!(err.starts_with("payer-delegated:"), "{err}");
+    assert_eq!(balance(peer_key).await, 0, "a refused payer is credited nothing");
+
+    // 2. Without code it is accepted; then it delegates: the node closes the channel on chain
+    //    with the highest claim, and a later, higher claim on it counts nothing.
+    set_code(&peer_chain, peer_chain.address(), &[]).await;
+    assert_eq!(send_claim(&mut peer, &claim(id, unit * U256::from(300u64), &peer_key)).await, Ok(()));
+    assert_eq!(balance(peer_key).await, -300);
+    set_code(&peer_chain, peer_chain.address(), &designator).await;
+    let mut closed = false;
+    for _ in 0..100 {
+        if node_chain.channel(id).await.unwrap().closed {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(closed, "the node closed the channel once its payer delegated");
+    let st = node_chain.channel(id).await.unwrap();
+    assert_eq!(st.withdrawn, unit * U256::from(300u64), "closed with the highest claim");
+    assert_eq!(
+        node_chain.owed_eth(peer_chain.address()).await.unwrap(),
+        deposit - unit * U256::from(300u64),
+        "the payee took the claim, the payer gets only the rest"
+    );
+    let err = send_claim(&mut peer, &claim(id, unit * U256::from(400u64), &peer_key)).await.unwrap_err();
+    assert!(err.starts_with("channel-closed:"), "{err}");
+    assert_eq!(balance(peer_key).await, -300, "a claim on a closed channel counts nothing");
+
+    // 3. A payer whose address carries contract code is refused.
+    let other_chain = ChannelClient::new(&chain.1, contract, &other_key).unwrap();
+    let (mut other, _) = connect_with_settlement(&node, other_key, node_settlement_of(&other_chain, &ours)).await;
+    let id2 = other_chain.open_eth(node_address, deposit, now + 86_400).await.unwrap();
+    set_code(&other_chain, other_chain.address(), &[0x60, 0x20, 0x60, 0x00, 0xf3]).await;
+    let err = send_claim(&mut other, &claim(id2, unit * U256::from(100u64), &other_key)).await.unwrap_err();
+    assert!(err.starts_with("payer-contract:"), "{err}");
+    assert_eq!(balance(other_key).await, 0);
+    node.shutdown();
+}

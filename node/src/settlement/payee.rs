@@ -1,7 +1,7 @@
 //! Being paid: verify claims, keep the highest, credit once, close on chain in time.
 use std::sync::Arc;
 
-use contracts::{verify_claim, Claim, B256};
+use contracts::{verify_claim, AccountCode, Claim, B256};
 use protocol::btpnips::info::ClaimMessage;
 use storage::{ChannelRecord, Direction, Op};
 
@@ -32,6 +32,9 @@ pub(super) async fn on_claim(node: &Arc<Node>, engine: &Engine, peer: &str, msg:
         Some(c) if c.channel_id.eq_ignore_ascii_case(&msg.channel_id) => c,
         _ => first_sight(engine, peer, id, sender).await?,
     };
+    if ch.status != "open" {
+        return Err(format!("channel-closed: channel {} is {}; open a new one", ch.channel_id, ch.status));
+    }
     let previous = parse_u256(&ch.claimed)?;
     if cumulative == previous {
         return Ok(()); // a resend of what we have
@@ -98,6 +101,11 @@ async fn first_sight(
     if state.expiry <= now + engine.config.close_margin_secs {
         return Err("channel expires too soon".into());
     }
+    let code = engine.client.account_code(sender).await.map_err(|e| format!("cannot read the payer's code: {e}"))?;
+    if let Some(why) = refusal(code, engine.config.accept_delegated_payers) {
+        tracing::warn!(%peer, %sender, %code, "settlement: payer refused");
+        return Err(why);
+    }
     Ok(ChannelRecord {
         peer: peer.to_owned(),
         direction: Direction::Inbound,
@@ -126,12 +134,41 @@ pub async fn close_channels_from(node: &Arc<Node>, peer: &str) -> Result<Vec<Str
     close(node, engine, ch).await.map(|id| vec![id])
 }
 
+/// The payee's policy on what a payer's address may carry (contracts/README.md "Trust model"):
+/// `Some(reason)` when claims from it are refused. The contract honours the payer key's ECDSA
+/// claims whatever code the address carries, and this node takes only such claims; still, a
+/// delegated payer runs code we did not vet, so it is refused unless the operator accepts it,
+/// and a payer with contract code has no key that signs for it (its ERC-1271 claims are
+/// revocable by its code), so it is always refused.
+pub(crate) fn refusal(code: AccountCode, accept_delegated: bool) -> Option<String> {
+    match code {
+        AccountCode::None => None,
+        AccountCode::Delegated(_) if accept_delegated => None,
+        AccountCode::Delegated(d) => Some(format!(
+            "payer-delegated: the payer's address carries an EIP-7702 delegation to {d}; this node does not accept delegated payers (settlement.accept_delegated_payers)"
+        )),
+        AccountCode::Contract => Some(
+            "payer-contract: the payer's address carries contract code; claims checked by ERC-1271 can be revoked, so they are not accepted"
+                .into(),
+        ),
+    }
+}
+
 async fn close(node: &Arc<Node>, engine: &Engine, mut ch: ChannelRecord) -> Result<String, String> {
     let Some(sig) = ch.signature.clone() else { return Err("no claim received on this channel".into()) };
     let mut signature = [0u8; 65];
     hex::decode_to_slice(sig.trim_start_matches("0x"), &mut signature).map_err(|_| "stored signature is malformed")?;
     let id: B256 = ch.channel_id.parse().map_err(|e| format!("channel id: {e}"))?;
     let amount: U256 = parse_u256(&ch.claimed)?;
+    if let Ok(sender) = ch.sender.parse::<contracts::Address>() {
+        match engine.client.account_code(sender).await {
+            Ok(AccountCode::None) => {}
+            Ok(code) => {
+                tracing::warn!(peer = %ch.peer, %sender, %code, "settlement: closing a channel whose payer carries code (its ECDSA claim still holds)")
+            }
+            Err(e) => tracing::debug!(error = %e, "settlement: payer code not read before close"),
+        }
+    }
     let tx = engine.client.close(id, amount, &signature).await.map_err(|e| format!("close: {e}"))?;
     ch.status = "closed".into();
     ch.revision += 1;
@@ -149,13 +186,16 @@ pub(super) async fn step(node: &Arc<Node>, engine: &Engine) {
     let channels: Vec<ChannelRecord> = engine.channels.lock().expect("poisoned").values().cloned().collect();
     for ch in channels {
         match ch.direction {
-            Direction::Inbound
-                if ch.status == "open"
-                    && ch.signature.is_some()
-                    && ch.expiry <= now + engine.config.close_margin_secs =>
-            {
-                if let Err(e) = close(node, engine, ch).await {
-                    tracing::warn!(error = %e, "settlement: close before expiry failed; will retry");
+            Direction::Inbound if ch.status == "open" && ch.signature.is_some() => {
+                let due = ch.expiry <= now + engine.config.close_margin_secs;
+                let refused = if due { None } else { payer_now_refused(engine, &ch).await };
+                if let Some(why) = &refused {
+                    tracing::warn!(peer = %ch.peer, channel = %ch.channel_id, reason = %why, "settlement: payer acquired code; closing now with the highest claim");
+                }
+                if due || refused.is_some() {
+                    if let Err(e) = close(node, engine, ch).await {
+                        tracing::warn!(error = %e, "settlement: close failed; will retry");
+                    }
                 }
             }
             Direction::Outbound if ch.status == "open" => {
@@ -177,5 +217,28 @@ pub(super) async fn step(node: &Arc<Node>, engine: &Engine) {
             }
             _ => {}
         }
+    }
+}
+
+/// Re-checks an open channel's payer against [`refusal`]: a payer that delegated (or otherwise
+/// acquired code) after its channel was accepted. `None` when it is fine or its code cannot be
+/// read now (retried next tick).
+async fn payer_now_refused(engine: &Engine, ch: &ChannelRecord) -> Option<String> {
+    let sender: contracts::Address = ch.sender.parse().ok()?;
+    let code = engine.client.account_code(sender).await.ok()?;
+    refusal(code, engine.config.accept_delegated_payers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_on_payer_code() {
+        let d = contracts::Address::repeat_byte(7);
+        assert_eq!(refusal(AccountCode::None, false), None);
+        assert!(refusal(AccountCode::Delegated(d), false).unwrap().starts_with("payer-delegated:"));
+        assert_eq!(refusal(AccountCode::Delegated(d), true), None);
+        assert!(refusal(AccountCode::Contract, true).unwrap().starts_with("payer-contract:"));
     }
 }
