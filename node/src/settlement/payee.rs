@@ -154,12 +154,42 @@ pub(crate) fn refusal(code: AccountCode, accept_delegated: bool) -> Option<Strin
     }
 }
 
-async fn close(node: &Arc<Node>, engine: &Engine, mut ch: ChannelRecord) -> Result<String, String> {
-    let Some(sig) = ch.signature.clone() else { return Err("no claim received on this channel".into()) };
-    let mut signature = [0u8; 65];
-    hex::decode_to_slice(sig.trim_start_matches("0x"), &mut signature).map_err(|_| "stored signature is malformed")?;
-    let id: B256 = ch.channel_id.parse().map_err(|e| format!("channel id: {e}"))?;
-    let amount: U256 = parse_u256(&ch.claimed)?;
+async fn close(node: &Arc<Node>, engine: &Engine, ch: ChannelRecord) -> Result<String, String> {
+    // Take the highest claim and mark the channel `closing` under the claim lock, so no claim
+    // is credited between choosing the amount and the close landing on chain (a claim arriving
+    // from here on is refused `channel-closed:`; the lock is not held across the transaction).
+    let mut ch = {
+        let _one_at_a_time = engine.claim_lock.lock().await;
+        let Some(mut latest) = engine.channel(&ch.peer, Direction::Inbound).filter(|c| c.channel_id == ch.channel_id)
+        else {
+            return Err(format!("channel {} is no longer tracked", ch.channel_id));
+        };
+        if latest.status != "open" {
+            return Err(format!("channel {} is {}", latest.channel_id, latest.status));
+        }
+        latest.status = "closing".into();
+        engine.remember(latest.clone());
+        latest
+    };
+    let reopen = |mut ch: ChannelRecord| {
+        ch.status = "open".into();
+        engine.remember(ch);
+    };
+    let parsed = (|| -> Result<(B256, U256, [u8; 65]), String> {
+        let sig = ch.signature.as_deref().ok_or("no claim received on this channel")?;
+        let mut signature = [0u8; 65];
+        hex::decode_to_slice(sig.trim_start_matches("0x"), &mut signature)
+            .map_err(|_| "stored signature is malformed")?;
+        let id: B256 = ch.channel_id.parse().map_err(|e| format!("channel id: {e}"))?;
+        Ok((id, parse_u256(&ch.claimed)?, signature))
+    })();
+    let (id, amount, signature) = match parsed {
+        Ok(x) => x,
+        Err(e) => {
+            reopen(ch);
+            return Err(e);
+        }
+    };
     if let Ok(sender) = ch.sender.parse::<contracts::Address>() {
         match engine.client.account_code(sender).await {
             Ok(AccountCode::None) => {}
@@ -169,12 +199,26 @@ async fn close(node: &Arc<Node>, engine: &Engine, mut ch: ChannelRecord) -> Resu
             Err(e) => tracing::debug!(error = %e, "settlement: payer code not read before close"),
         }
     }
-    let tx = engine.client.close(id, amount, &signature).await.map_err(|e| format!("close: {e}"))?;
+    let tx = match engine.client.close(id, amount, &signature).await {
+        Ok(tx) => Some(tx),
+        // The transaction may have landed anyway (a receipt timeout) or the channel be closed
+        // already: only a channel the chain shows open takes claims again.
+        Err(e) => match engine.client.channel(id).await {
+            Ok(state) if state.closed => None,
+            _ => {
+                reopen(ch);
+                return Err(format!("close: {e}"));
+            }
+        },
+    };
     ch.status = "closed".into();
     ch.revision += 1;
     ch.updated_at = crate::clock::now_secs();
     node.storage.writer().submit(vec![Op::UpsertChannel(ch.clone())]).await.map_err(|e| e.to_string())?;
-    tracing::info!(peer = %ch.peer, channel = %ch.channel_id, amount = %amount, tx = %tx.tx_hash, gas = tx.gas_used, "settlement: closed channel on chain");
+    match tx {
+        Some(tx) => tracing::info!(peer = %ch.peer, channel = %ch.channel_id, amount = %amount, tx = %tx.tx_hash, gas = tx.gas_used, "settlement: closed channel on chain"),
+        None => tracing::warn!(peer = %ch.peer, channel = %ch.channel_id, "settlement: channel found closed on chain"),
+    }
     engine.remember(ch.clone());
     Ok(ch.channel_id)
 }
