@@ -272,3 +272,39 @@ async fn events_delivered_by_a_publisher_are_verified_before_storage() {
     );
     alice.shutdown();
 }
+
+/// Effects only after commit (issue 10): a paid REQ and an EVENT the node refuses in one
+/// Prepare. The packet is rejected, so no money moved; the REQ must have changed nothing
+/// either: no subscription in status, and a later REQ with no money is still
+/// `payment-required:` (before the fix its `paid_until` was already extended in memory, so the
+/// next free REQ passed as a paid-up subscription).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_packet_gives_no_free_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = start_alice(dir.path()).await;
+    let (mut peer, _) = connect(&alice, [0x47; 32], None).await;
+    let author = alice.key.pubkey_hex.clone();
+    let tag = [7u8; 8];
+
+    let refused_event = r#"["EVENT",{"id":"00","pubkey":"00","created_at":1,"kind":1,"tags":[],"content":"x","sig":"00"}]"#;
+    let mut frames = req_frames("s1", &author, 1000);
+    frames.push(Frame::StreamData { stream_id: 3, offset: 0, data: framing::encode_message(refused_event).unwrap() });
+    let r = peer.send(peer.stream_prepare(&alice, &tag, 1000, frames)).await.expect_err("packet refused");
+    assert_eq!(r.code, ErrorCode::F99_APPLICATION_ERROR, "{}", r.message);
+    assert_eq!(balance_and_subs(&alice).await, (0, 0), "a refused packet moves no money and opens nothing");
+
+    let r = peer
+        .send(peer.stream_prepare(&alice, &tag, 0, req_frames("s1", &author, 0)))
+        .await
+        .expect_err("an unpaid REQ after a refused paid one is still unpaid");
+    assert_eq!(r.code, ErrorCode::F04_INSUFFICIENT_DESTINATION_AMOUNT, "{}", r.message);
+    assert!(r.message.starts_with("payment-required: "), "{}", r.message);
+    assert_eq!(balance_and_subs(&alice).await, (0, 0));
+
+    // An honest retry of the paid REQ pays exactly one period.
+    peer.send(peer.stream_prepare(&alice, &tag, 1000, req_frames("s1", &author, 1000))).await.expect("paid REQ");
+    assert_eq!(balance_and_subs(&alice).await, (1000, 1));
+    let status = btpnips::status::status(&alice).await.unwrap();
+    assert_eq!(status["subscriptions"][0]["periods_paid"], 1, "{}", status["subscriptions"]);
+    alice.shutdown();
+}

@@ -101,14 +101,15 @@ pub(crate) enum After {
     /// Show a newly stored event to local clients and subscribed peers; the index is the
     /// event's `Op::InsertEvent` in the submission (nothing happens for a duplicate).
     Broadcast(Arc<Event>, usize),
-    Publisher(publisher::After),
     Subscriber(subscriber::After),
     /// A paid EVENT (its price, asset units) was stored for a peer.
     Published(u64),
 }
 
 /// Apply one STREAM packet's messages and money. Commits before returning `Ok`, so the
-/// receiver may fulfill. `Err` refuses the whole packet and commits nothing.
+/// receiver may fulfill. `Err` refuses the whole packet and commits nothing; the handlers
+/// stage their subscription changes on copies ([`publisher::Staged`], [`subscriber::Staged`])
+/// that reach the shared maps only after the commit succeeded.
 ///
 /// Money on a stream pays for the REQ on that stream if there is one, else for each EVENT
 /// (its `event_published` price, in order); money left over is a payment for delivered events.
@@ -119,6 +120,8 @@ pub async fn on_stream_packet(
 ) -> Result<(), Refusal> {
     let mut ops = Vec::new();
     let mut after = Vec::new();
+    let mut staged = publisher::Staged::default();
+    let mut staged_out = subscriber::Staged::default();
     for d in &deliveries {
         let mut money_left = d.money;
         for text in &d.messages {
@@ -134,16 +137,16 @@ pub async fn on_stream_packet(
                         }
                         ClientMessage::Close { .. } => 0,
                     };
-                    publisher::on_client_message(node, &ctx, d.stream_id, money, m, &mut ops, &mut after)?
+                    publisher::on_client_message(node, &ctx, d.stream_id, money, m, &mut staged, &mut ops, &mut after)?
                 }
-                Incoming::Relay(m) => subscriber::on_relay_message(node, &ctx, m, &mut ops, &mut after)?,
+                Incoming::Relay(m) => subscriber::on_relay_message(node, &ctx, m, &mut staged_out, &mut ops, &mut after)?,
             }
         }
         if money_left > 0 {
-            publisher::on_payment(node, &ctx, d.stream_id, money_left, &mut ops, &mut after);
+            publisher::on_payment(node, &ctx, d.stream_id, money_left, &mut staged, &mut ops);
         }
         if d.closed {
-            publisher::on_stream_closed(node, &ctx, d.stream_id, &mut ops, &mut after);
+            publisher::on_stream_closed(node, &ctx, d.stream_id, &mut staged, &mut ops);
         }
     }
     ops.extend(ctx.credit(node, "fulfilled incoming Prepare")?);
@@ -155,6 +158,8 @@ pub async fn on_stream_packet(
             (ErrorCode::T00_INTERNAL_ERROR, "error: could not store".to_string())
         })?
     };
+    publisher::apply_committed(node, staged);
+    subscriber::apply_committed(node, staged_out);
     if let Some(OpOutcome::Ledger(storage::LedgerOutcome::Applied { balance })) = outcomes.last() {
         tracing::info!(peer = %ctx.peer, amount = ctx.amount, condition = %ctx.condition, balance, "paid Prepare committed; fulfilling; balance with peer credited");
     }
@@ -166,7 +171,6 @@ pub async fn on_stream_packet(
                     on_new_event(node, &e);
                 }
             }
-            After::Publisher(a) => publisher::after_commit(node, a),
             After::Subscriber(a) => subscriber::after_commit(node, a),
             After::Published(money) => paid_publish::after_commit(node, money),
         }

@@ -2,7 +2,7 @@
 //! after each delivered EVENT; we replay stored matches, send EOSE, then push live events,
 //! and close the subscription with `CLOSED payment-required:` when unpaid delivery passes
 //! the configured credit (docs/btp-nips.md §4).
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use protocol::btpnips::addressing::TAG_LEN;
@@ -24,7 +24,10 @@ pub(crate) struct Inbound {
     out: Option<([u8; TAG_LEN], u64)>,
     /// Stored-event replay still running: live events wait in `backlog`.
     replaying: bool,
+    /// Live matches that arrived during the replay, at most [`MAX_QUEUE`].
     backlog: Vec<Arc<Event>>,
+    /// The backlog overflowed during the replay: run the replay's query again.
+    replay_again: bool,
     /// Messages waiting for delivery, sent one at a time by [`pump`].
     queue: VecDeque<Item>,
     /// A pump task is running for this subscription.
@@ -41,6 +44,7 @@ impl Inbound {
             out: None,
             replaying: false,
             backlog: vec![],
+            replay_again: false,
             queue: VecDeque::new(),
             pumping: false,
             failing_since: None,
@@ -48,9 +52,141 @@ impl Inbound {
     }
 }
 
-/// Work after commit.
-pub(crate) enum After {
-    Replay { key: (String, String), filters: Vec<Filter> },
+/// What one packet does to inbound subscriptions, staged on copies: the handlers compute the
+/// new records on values, and [`apply_committed`] moves them into the shared map only after
+/// the packet's commit succeeded. A refused packet (any message refused, credit refused with
+/// T04, a failed commit) drops its `Staged` and leaves every subscription as it was.
+#[derive(Default)]
+pub(crate) struct Staged {
+    entries: HashMap<Key, StagedSub>,
+}
+
+struct StagedSub {
+    /// Revision of the shared record this copy started from; `None` for a new subscription.
+    base: Option<u64>,
+    record: SubscriptionRecord,
+    /// The changes in order, re-applied on the shared record if another packet committed a
+    /// change to it meanwhile (the revisions then differ).
+    changes: Vec<Change>,
+    /// A REQ was accepted: after commit, reset delivery and replay these filters.
+    replay: Option<Vec<Filter>>,
+}
+
+/// One change a message makes to an inbound subscription record.
+#[derive(Debug, Clone)]
+enum Change {
+    /// A REQ paid `periods` periods with `money` (asset units) at `now` (unix s).
+    Req { money: u64, periods: u64, period_secs: u64, now: u64, filters: Vec<Filter>, stream_id: u64 },
+    /// Money alone on the REQ's stream: payment for delivered events (asset units).
+    Payment(u64),
+    /// CLOSE, or the subscriber closed the REQ's stream.
+    Close,
+}
+
+impl Change {
+    fn apply(&self, r: &mut SubscriptionRecord) {
+        match self {
+            Change::Req { money, periods, period_secs, now, filters, stream_id } => {
+                r.paid_until = r.paid_until.max(*now) + periods * period_secs;
+                r.periods_paid += periods;
+                r.amount_paid += money;
+                r.filters = filters.clone();
+                r.stream_id = *stream_id;
+                r.status = "active".into();
+            }
+            Change::Payment(money) => r.amount_paid += money,
+            Change::Close => r.status = "closed".into(),
+        }
+        bump(r);
+    }
+}
+
+impl Staged {
+    /// The staged copy of `key`'s record, loaded from the shared map on first use; `None` if
+    /// there is no such subscription.
+    fn load(&mut self, node: &Node, key: &Key) -> Option<&mut StagedSub> {
+        if !self.entries.contains_key(key) {
+            let record = node.subs.inbound.lock().expect("poisoned").get(key)?.record.clone();
+            self.entries.insert(
+                key.clone(),
+                StagedSub { base: Some(record.revision), record, changes: vec![], replay: None },
+            );
+        }
+        self.entries.get_mut(key)
+    }
+
+    /// Keys of `peer`'s subscriptions whose REQ came on `stream_id`, as staged so far.
+    fn on_stream(&mut self, node: &Node, peer: &str, stream_id: u64) -> Vec<Key> {
+        let mut keys: Vec<Key> = node
+            .subs
+            .inbound
+            .lock()
+            .expect("poisoned")
+            .keys()
+            .filter(|(p, _)| p == peer)
+            .cloned()
+            .collect();
+        keys.extend(self.entries.keys().filter(|(p, _)| p == peer).cloned());
+        keys.sort();
+        keys.dedup();
+        keys.retain(|k| self.load(node, k).is_some_and(|s| s.record.stream_id == stream_id));
+        keys
+    }
+}
+
+impl StagedSub {
+    /// Apply `change` to the copy and stage the record's upsert.
+    fn change(&mut self, change: Change, ops: &mut Vec<Op>) {
+        change.apply(&mut self.record);
+        self.changes.push(change);
+        ops.push(Op::UpsertSubscription(self.record.clone()));
+    }
+}
+
+/// The packet's commit succeeded: move its staged subscription changes into the shared map,
+/// then start the replays of accepted REQs.
+pub(super) fn apply_committed(node: &Arc<Node>, staged: Staged) {
+    let mut replays = Vec::new();
+    let mut repersist = Vec::new();
+    {
+        let mut map = node.subs.inbound.lock().expect("poisoned");
+        for (key, s) in staged.entries {
+            if s.changes.is_empty() {
+                continue;
+            }
+            let entry = match map.get_mut(&key) {
+                Some(cur) if Some(cur.record.revision) == s.base => {
+                    cur.record = s.record;
+                    cur
+                }
+                Some(cur) => {
+                    // Another packet committed a change meanwhile: apply ours on top of it.
+                    for c in &s.changes {
+                        c.apply(&mut cur.record);
+                    }
+                    repersist.push(cur.record.clone());
+                    cur
+                }
+                None => map.entry(key.clone()).or_insert_with(|| Inbound::new(s.record)),
+            };
+            if let Some(filters) = s.replay {
+                entry.replaying = true;
+                entry.backlog.clear();
+                entry.replay_again = false;
+                // The replay (from the REQ's `since`) covers whatever was still queued.
+                entry.queue.clear();
+                entry.failing_since = None;
+                replays.push((key, filters));
+            }
+        }
+    }
+    for record in repersist {
+        persist(node, record);
+    }
+    for (key, filters) in replays {
+        let node = node.clone();
+        tokio::spawn(async move { replay(&node, key, filters).await });
+    }
 }
 
 type Key = (String, String);
@@ -78,19 +214,17 @@ pub(super) fn on_client_message(
     stream_id: u64,
     money: u64,
     msg: ClientMessage,
+    staged: &mut Staged,
     ops: &mut Vec<Op>,
     after: &mut Vec<Any>,
 ) -> Result<(), Refusal> {
     match msg {
         ClientMessage::Req { subscription_id, filters } => {
-            on_req(node, ctx, stream_id, money, subscription_id, filters, ops, after)
+            on_req(node, ctx, stream_id, money, subscription_id, filters, staged, ops)
         }
         ClientMessage::Close { subscription_id } => {
-            let mut map = node.subs.inbound.lock().expect("poisoned");
-            if let Some(s) = map.get_mut(&(ctx.peer.clone(), subscription_id.clone())) {
-                s.record.status = "closed".into();
-                bump(&mut s.record);
-                ops.push(Op::UpsertSubscription(s.record.clone()));
+            if let Some(s) = staged.load(node, &(ctx.peer.clone(), subscription_id)) {
+                s.change(Change::Close, ops);
             }
             Ok(())
         }
@@ -106,8 +240,8 @@ fn on_req(
     money: u64,
     sub_id: String,
     filters: Vec<Filter>,
+    staged: &mut Staged,
     ops: &mut Vec<Op>,
-    after: &mut Vec<Any>,
 ) -> Result<(), Refusal> {
     if filters.len() > MAX_FILTERS {
         return Err((ErrorCode::F99_APPLICATION_ERROR, format!("invalid: at most {MAX_FILTERS} filters per REQ")));
@@ -115,8 +249,7 @@ fn on_req(
     let prices = &node.config.prices;
     let now = crate::clock::now_secs();
     let key: Key = (ctx.peer.clone(), sub_id.clone());
-    let mut map = node.subs.inbound.lock().expect("poisoned");
-    let paid_active = map.get(&key).is_some_and(|s| s.record.paid_until > now);
+    let paid_active = staged.load(node, &key).is_some_and(|s| s.record.paid_until > now);
     if !paid_active && money < prices.subscription {
         return Err((
             ErrorCode::F04_INSUFFICIENT_DESTINATION_AMOUNT,
@@ -135,8 +268,9 @@ fn on_req(
         0 => 1,
         p => money / p,
     };
-    let entry = map.entry(key.clone()).or_insert_with(|| {
-        Inbound::new(SubscriptionRecord {
+    let entry = staged.entries.entry(key).or_insert_with(|| StagedSub {
+        base: None,
+        record: SubscriptionRecord {
             direction: Direction::Inbound,
             peer: ctx.peer.clone(),
             subscription_id: sub_id,
@@ -150,23 +284,20 @@ fn on_req(
             revision: 0,
             created_at: now,
             updated_at: now,
-        })
+        },
+        changes: vec![],
+        replay: None,
     });
-    let r = &mut entry.record;
-    r.paid_until = r.paid_until.max(now) + periods * prices.subscription_period_secs;
-    r.periods_paid += periods;
-    r.amount_paid += money;
-    r.filters = filters.clone();
-    r.stream_id = stream_id;
-    r.status = "active".into();
-    bump(r);
-    entry.replaying = true;
-    entry.backlog.clear();
-    // The replay (from the REQ's `since`) covers whatever was still queued.
-    entry.queue.clear();
-    entry.failing_since = None;
-    ops.push(Op::UpsertSubscription(r.clone()));
-    after.push(Any::Publisher(After::Replay { key, filters }));
+    let change = Change::Req {
+        money,
+        periods,
+        period_secs: prices.subscription_period_secs,
+        now,
+        filters: filters.clone(),
+        stream_id,
+    };
+    entry.change(change, ops);
+    entry.replay = Some(filters);
     Ok(())
 }
 
@@ -176,16 +307,14 @@ pub(super) fn on_payment(
     ctx: &PacketContext,
     stream_id: u64,
     money: u64,
+    staged: &mut Staged,
     ops: &mut Vec<Op>,
-    _after: &mut Vec<Any>,
 ) {
-    let mut map = node.subs.inbound.lock().expect("poisoned");
-    let sub = map.iter_mut().find(|((p, _), s)| *p == ctx.peer && s.record.stream_id == stream_id);
-    match sub {
-        Some((_, s)) => {
-            s.record.amount_paid += money;
-            bump(&mut s.record);
-            ops.push(Op::UpsertSubscription(s.record.clone()));
+    match staged.on_stream(node, &ctx.peer, stream_id).first() {
+        Some(key) => {
+            if let Some(s) = staged.load(node, key) {
+                s.change(Change::Payment(money), ops);
+            }
         }
         None => {
             tracing::info!(peer = %ctx.peer, stream_id, money, "payment on a stream with no subscription; credited to the account")
@@ -198,54 +327,48 @@ pub(super) fn on_stream_closed(
     node: &Arc<Node>,
     ctx: &PacketContext,
     stream_id: u64,
+    staged: &mut Staged,
     ops: &mut Vec<Op>,
-    _after: &mut Vec<Any>,
 ) {
-    let mut map = node.subs.inbound.lock().expect("poisoned");
-    for ((p, _), s) in map.iter_mut() {
-        if *p == ctx.peer && s.record.stream_id == stream_id && s.record.status == "active" {
-            s.record.status = "closed".into();
-            bump(&mut s.record);
-            ops.push(Op::UpsertSubscription(s.record.clone()));
-        }
-    }
-}
-
-pub(super) fn after_commit(node: &Arc<Node>, a: After) {
-    match a {
-        After::Replay { key, filters } => {
-            let node = node.clone();
-            tokio::spawn(async move { replay(&node, key, filters).await });
+    for key in staged.on_stream(node, &ctx.peer, stream_id) {
+        if let Some(s) = staged.load(node, &key).filter(|s| s.record.status == "active") {
+            s.change(Change::Close, ops);
         }
     }
 }
 
 /// Send stored matches, then EOSE, then whatever arrived live meanwhile.
 async fn replay(node: &Arc<Node>, key: Key, filters: Vec<Filter>) {
-    let events = match node.storage.query_events(&filters).await {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(error = %e, "replay query failed");
-            Vec::new()
+    loop {
+        let events = match node.storage.query_events(&filters).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(error = %e, "replay query failed");
+                Vec::new()
+            }
+        };
+        let mut seen = HashSet::new();
+        let mut items: Vec<Item> = events
+            .into_iter()
+            .filter(|e| !is_announcement(e))
+            .map(|e| {
+                seen.insert(e.id.clone());
+                Item::Event(Arc::new(e))
+            })
+            .collect();
+        items.push(Item::Eose);
+        let mut map = node.subs.inbound.lock().expect("poisoned");
+        let Some(s) = map.get_mut(&key) else { return };
+        if std::mem::take(&mut s.replay_again) {
+            // The backlog overflowed while the query ran: what it dropped is stored, so query again.
+            continue;
         }
-    };
-    let mut seen = HashSet::new();
-    let mut items: Vec<Item> = events
-        .into_iter()
-        .filter(|e| !is_announcement(e))
-        .map(|e| {
-            seen.insert(e.id.clone());
-            Item::Event(Arc::new(e))
-        })
-        .collect();
-    items.push(Item::Eose);
-    let mut map = node.subs.inbound.lock().expect("poisoned");
-    let Some(s) = map.get_mut(&key) else { return };
-    s.replaying = false;
-    let backlog = std::mem::take(&mut s.backlog);
-    items.extend(backlog.into_iter().filter(|e| !seen.contains(&e.id)).map(Item::Event));
-    drop(map);
-    enqueue(node, &key, items);
+        s.replaying = false;
+        let backlog = std::mem::take(&mut s.backlog);
+        items.extend(backlog.into_iter().filter(|e| !seen.contains(&e.id)).map(Item::Event));
+        drop(map);
+        return enqueue(node, &key, items);
+    }
 }
 
 /// Kind 32001 announcements spread by gossip, free (docs/btp-nips.md §8); they are never
@@ -266,7 +389,13 @@ pub(super) fn on_new_event(node: &Arc<Node>, event: &Arc<Event>) {
                 continue;
             }
             if s.replaying {
-                s.backlog.push(event.clone());
+                if s.backlog.len() >= MAX_QUEUE {
+                    // Bounded: drop the backlog and let the replay query again (the events are stored).
+                    s.backlog.clear();
+                    s.replay_again = true;
+                } else if !s.replay_again {
+                    s.backlog.push(event.clone());
+                }
             } else {
                 ready.push(k.clone());
             }

@@ -4,6 +4,7 @@
 //! publisher's own node, or the node its owner pointer names, §8), paid with the REQ; each
 //! EVENT that arrives is verified, stored, fulfilled, shown to local clients, and then paid
 //! for (docs/btp-nips.md §4). Subscriptions are keyed by publisher pubkey.
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use protocol::ilp::ErrorCode;
@@ -322,10 +323,81 @@ fn finish(node: &Arc<Node>, peer: &str, f: impl FnOnce(&mut SubscriptionRecord))
 }
 
 /// An EVENT, EOSE, CLOSED, NOTICE or OK from a peer we subscribed to.
+/// What one packet does to our outbound subscriptions, staged on copies and applied by
+/// [`apply_committed`] only after the packet's commit succeeded (a refused packet changes
+/// nothing, not even the EOSE signal to waiting local REQs).
+#[derive(Default)]
+pub(crate) struct Staged {
+    entries: HashMap<String, StagedOut>,
+}
+
+struct StagedOut {
+    /// Revision of the shared record this copy started from.
+    base: u64,
+    record: SubscriptionRecord,
+    /// Events stored from this packet (re-applied if the shared record moved meanwhile).
+    delivered: u64,
+    /// The publisher's CLOSED message, if it sent one.
+    closed: Option<String>,
+    /// The publisher sent EOSE (or CLOSED): local REQs waiting on it may go on.
+    synced: bool,
+}
+
+impl Staged {
+    /// The staged copy of the subscription `peer_node` serves as `subscription_id`, and its
+    /// author; loaded from the shared map on first use.
+    fn load(&mut self, node: &Node, peer_node: &str, subscription_id: &str) -> Option<(String, &mut StagedOut)> {
+        let author = match self.entries.iter().find(|(_, s)| s.record.subscription_id == subscription_id) {
+            Some((a, _)) => a.clone(),
+            None => {
+                let mut map = node.subs.outbound.lock().expect("poisoned");
+                let (author, s) = served_by(&mut map, peer_node, subscription_id)?;
+                let record = s.record.clone();
+                self.entries.insert(
+                    author.clone(),
+                    StagedOut { base: record.revision, record, delivered: 0, closed: None, synced: false },
+                );
+                author.clone()
+            }
+        };
+        let entry = self.entries.get_mut(&author)?;
+        Some((author, entry))
+    }
+}
+
+/// The packet's commit succeeded: move the staged outbound changes into the shared map.
+pub(super) fn apply_committed(node: &Arc<Node>, staged: Staged) {
+    let mut repersist = Vec::new();
+    {
+        let mut map = node.subs.outbound.lock().expect("poisoned");
+        for (author, st) in staged.entries {
+            let Some(cur) = map.get_mut(&author) else { continue };
+            if cur.record.revision == st.base {
+                cur.record = st.record;
+            } else if st.delivered > 0 || st.closed.is_some() {
+                // Another change committed meanwhile: apply ours on top of it.
+                cur.record.events_delivered += st.delivered;
+                if let Some(message) = &st.closed {
+                    cur.record.status = format!("closed: {message}");
+                }
+                bump(&mut cur.record);
+                repersist.push(cur.record.clone());
+            }
+            if st.synced {
+                let _ = cur.synced.send_replace(true);
+            }
+        }
+    }
+    for record in repersist {
+        persist(node, record);
+    }
+}
+
 pub(super) fn on_relay_message(
     node: &Arc<Node>,
     ctx: &PacketContext,
     msg: RelayMessage,
+    staged: &mut Staged,
     ops: &mut Vec<Op>,
     after: &mut Vec<Any>,
 ) -> Result<(), Refusal> {
@@ -333,13 +405,14 @@ pub(super) fn on_relay_message(
     match msg {
         RelayMessage::Event { subscription_id, event } => {
             event.verify().map_err(|e| refuse(e.to_ok_message()))?;
-            let mut map = node.subs.outbound.lock().expect("poisoned");
-            let (author, s) = served_by(&mut map, &ctx.peer, &subscription_id)
+            let (author, s) = staged
+                .load(node, &ctx.peer, &subscription_id)
                 .ok_or_else(|| refuse(format!("invalid: no subscription {subscription_id:?}")))?;
             if !s.record.filters.iter().any(|f| f.matches(&event)) {
                 return Err(refuse("invalid: event does not match the subscription".into()));
             }
             s.record.events_delivered += 1;
+            s.delivered += 1;
             bump(&mut s.record);
             let price = node.peer_info(&ctx.peer).map(|i| i.prices.event_delivered).unwrap_or(0);
             let event = Arc::new(event);
@@ -348,7 +421,7 @@ pub(super) fn on_relay_message(
             ops.push(Op::UpsertSubscription(s.record.clone()));
             if price > 0 {
                 after.push(Any::Subscriber(After::Pay {
-                    author: author.clone(),
+                    author,
                     node: ctx.peer.clone(),
                     stream_id: s.record.stream_id,
                     amount: price,
@@ -358,21 +431,19 @@ pub(super) fn on_relay_message(
         }
         RelayMessage::Eose { subscription_id } => {
             tracing::debug!(peer = %ctx.peer, %subscription_id, "EOSE from peer");
-            if let Some((_, s)) =
-                served_by(&mut node.subs.outbound.lock().expect("poisoned"), &ctx.peer, &subscription_id)
-            {
-                let _ = s.synced.send_replace(true);
+            if let Some((_, s)) = staged.load(node, &ctx.peer, &subscription_id) {
+                s.synced = true;
             }
             Ok(())
         }
         RelayMessage::Closed { subscription_id, message } => {
-            let mut map = node.subs.outbound.lock().expect("poisoned");
-            if let Some((_, s)) = served_by(&mut map, &ctx.peer, &subscription_id) {
+            if let Some((_, s)) = staged.load(node, &ctx.peer, &subscription_id) {
                 tracing::warn!(peer = %ctx.peer, %message, "peer closed our subscription");
                 s.record.status = format!("closed: {message}");
                 bump(&mut s.record);
                 ops.push(Op::UpsertSubscription(s.record.clone()));
-                let _ = s.synced.send_replace(true);
+                s.closed = Some(message);
+                s.synced = true;
             }
             Ok(())
         }
