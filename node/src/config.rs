@@ -17,8 +17,13 @@ pub struct PriceConfig {
     pub subscription_period_secs: u64,
     /// Price per EVENT delivered on a subscription, paid by the subscriber after delivery.
     pub event_delivered: u64,
-    /// Unpaid delivery (units) tolerated before the subscription is closed.
+    /// Unpaid delivery (units) a subscriber may owe: at this credit the publisher pauses the
+    /// subscription's delivery and resumes it as payment arrives.
     pub delivery_credit: u64,
+    /// Seconds a paused subscription waits for payment before it is closed with
+    /// `CLOSED "payment-required: …"` (docs/btp-nips.md §4).
+    #[serde(default = "default_delivery_grace_secs")]
+    pub delivery_grace_secs: u64,
     /// Price per EVENT a peer publishes to this node to have it stored (paid in the same
     /// Prepare). Unset (the default): the node does not store events for peers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32,9 +37,14 @@ impl Default for PriceConfig {
             subscription_period_secs: 86_400,
             event_delivered: 10,
             delivery_credit: 100,
+            delivery_grace_secs: default_delivery_grace_secs(),
             event_published: None,
         }
     }
+}
+
+fn default_delivery_grace_secs() -> u64 {
+    30
 }
 
 /// How a configured ILP account relates to this node (RFC 31/ilp-connector terms).

@@ -181,18 +181,22 @@ async fn receive_messages(peer: &mut Peer, node: &Node, done: impl Fn(&[String])
     messages
 }
 
+/// Flow control (issue 10): at the credit limit the publisher pauses delivery instead of
+/// closing; a payment resumes it; a subscriber that then stops paying is closed with
+/// `CLOSED payment-required:` only after the grace time (2 s in the test config).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_subscriber_that_stops_paying_is_closed_when_unpaid_delivery_passes_the_credit() {
+async fn delivery_pauses_at_the_credit_resumes_on_payment_and_closes_after_the_grace_time() {
     let dir = tempfile::tempdir().unwrap();
-    let alice = start_alice(dir.path()).await; // 1000 per period, 10 per event, credit 100
+    let alice = start_alice(dir.path()).await; // 1000 per period, 10 per event, credit 100, grace 2 s
     let (mut peer, _) = connect(&alice, [0x47; 32], None).await;
     let author = alice.key.pubkey_hex.clone();
-    let p = peer.stream_prepare(&alice, &[5; 8], 1000, req_frames("s1", &author, 1000));
+    let tag = [5u8; 8];
+    let p = peer.stream_prepare(&alice, &tag, 1000, req_frames("s1", &author, 1000));
     peer.send(p).await.expect("paid REQ");
     let eose = receive_messages(&mut peer, &alice, |m| m.iter().any(|x| x.starts_with(r#"["EOSE""#))).await;
     assert_eq!(eose, vec![r#"["EOSE","s1"]"#]);
 
-    for i in 0..15u64 {
+    for i in 0..40u64 {
         let e = protocol::nostr::Event::sign(
             &alice.key.secret,
             1_700_000_000 + i,
@@ -204,16 +208,30 @@ async fn a_subscriber_that_stops_paying_is_closed_when_unpaid_delivery_passes_th
         .unwrap();
         assert_eq!(btpnips::ingest::publish(&alice, e).await, (true, String::new()));
     }
+    let count = |m: &[String]| m.iter().filter(|x| x.starts_with(r#"["EVENT""#)).count();
+    // 100 units of credit at 10 per event: 10 unpaid deliveries, then a pause (no CLOSED).
+    let started = std::time::Instant::now();
+    let got = receive_messages(&mut peer, &alice, |m| count(m) >= 10).await;
+    assert_eq!(count(&got), 10, "{got:?}");
+    let status = btpnips::status::status(&alice).await.unwrap();
+    assert_eq!(status["subscriptions"][0]["status"], "active", "paused, not closed");
+
+    // Pay for those 10 (money alone on the REQ's stream): the next 10 come.
+    let pay = peer.stream_prepare(&alice, &tag, 100, vec![Frame::StreamMoney { stream_id: 1, shares: 1 }]);
+    peer.send(pay).await.expect("payment fulfilled");
+    let got = receive_messages(&mut peer, &alice, |m| count(m) >= 10).await;
+    assert_eq!(count(&got), 10, "resumed after the payment: {got:?}");
+
+    // Stop paying: nothing more is sent, and after the grace time the subscription closes.
     let got = receive_messages(&mut peer, &alice, |m| m.iter().any(|x| x.starts_with(r#"["CLOSED""#))).await;
-    let events = got.iter().filter(|m| m.starts_with(r#"["EVENT""#)).count();
-    // 100 units of credit at 10 per event: the 11th unpaid delivery is the last one sent.
-    assert_eq!(events, 11, "{got:?}");
+    assert_eq!(count(&got), 0, "nothing past the credit: {got:?}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2), "closed only after the grace time");
     let closed = got.last().unwrap();
     assert!(closed.starts_with(r#"["CLOSED","s1","payment-required: "#), "{closed}");
     let status = btpnips::status::status(&alice).await.unwrap();
     let sub = &status["subscriptions"][0];
-    assert_eq!(sub["events_delivered"], 11);
-    assert_eq!(sub["amount_paid"], 1000);
+    assert_eq!(sub["events_delivered"], 20);
+    assert_eq!(sub["amount_paid"], 1100);
     assert!(sub["status"].as_str().unwrap().starts_with("closed"));
     alice.shutdown();
 }
@@ -286,7 +304,8 @@ async fn a_rejected_packet_gives_no_free_period() {
     let author = alice.key.pubkey_hex.clone();
     let tag = [7u8; 8];
 
-    let refused_event = r#"["EVENT",{"id":"00","pubkey":"00","created_at":1,"kind":1,"tags":[],"content":"x","sig":"00"}]"#;
+    let refused_event =
+        r#"["EVENT",{"id":"00","pubkey":"00","created_at":1,"kind":1,"tags":[],"content":"x","sig":"00"}]"#;
     let mut frames = req_frames("s1", &author, 1000);
     frames.push(Frame::StreamData { stream_id: 3, offset: 0, data: framing::encode_message(refused_event).unwrap() });
     let r = peer.send(peer.stream_prepare(&alice, &tag, 1000, frames)).await.expect_err("packet refused");

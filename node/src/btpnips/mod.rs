@@ -31,13 +31,41 @@ use crate::stream::{PacketContext, StreamDelivery};
 pub type Refusal = (ErrorCode, String);
 
 /// Subscription state in memory; the records are mirrored in storage.
-#[derive(Default)]
 pub struct Subscriptions {
     inbound: Mutex<HashMap<(String, String), publisher::Inbound>>,
     outbound: Mutex<HashMap<String, subscriber::Outbound>>,
+    /// Our subscription to an author's node ended for good (the publisher's CLOSED, or it
+    /// refused our REQ): local client sessions pass it on as CLOSED to their REQs for that
+    /// author, so a client never silently stops receiving.
+    upstream_closed: tokio::sync::broadcast::Sender<UpstreamClosed>,
+}
+
+/// An outbound subscription that ended for good: the author whose events it carried and the
+/// reason (a NIP-01 machine-readable message, e.g. `payment-required: …`).
+#[derive(Debug, Clone)]
+pub struct UpstreamClosed {
+    /// The author's pubkey, 64 hex.
+    pub author: String,
+    /// Why, with a NIP-01 prefix.
+    pub message: String,
+}
+
+impl Default for Subscriptions {
+    fn default() -> Self {
+        Self {
+            inbound: Mutex::default(),
+            outbound: Mutex::default(),
+            upstream_closed: tokio::sync::broadcast::channel(64).0,
+        }
+    }
 }
 
 impl Subscriptions {
+    /// Receiver of [`UpstreamClosed`] notices, for a local client session.
+    pub fn upstream_closed(&self) -> tokio::sync::broadcast::Receiver<UpstreamClosed> {
+        self.upstream_closed.subscribe()
+    }
+
     /// Snapshot of all subscription records, for status output.
     pub fn records(&self) -> Vec<SubscriptionRecord> {
         let mut v: Vec<SubscriptionRecord> =
@@ -139,7 +167,9 @@ pub async fn on_stream_packet(
                     };
                     publisher::on_client_message(node, &ctx, d.stream_id, money, m, &mut staged, &mut ops, &mut after)?
                 }
-                Incoming::Relay(m) => subscriber::on_relay_message(node, &ctx, m, &mut staged_out, &mut ops, &mut after)?,
+                Incoming::Relay(m) => {
+                    subscriber::on_relay_message(node, &ctx, m, &mut staged_out, &mut ops, &mut after)?
+                }
             }
         }
         if money_left > 0 {

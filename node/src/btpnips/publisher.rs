@@ -34,6 +34,10 @@ pub(crate) struct Inbound {
     pumping: bool,
     /// When deliveries started failing (unix s); `None` while they succeed.
     failing_since: Option<u64>,
+    /// Delivery is paused at the credit limit since this time (unix s), waiting for payment.
+    unpaid_since: Option<u64>,
+    /// Paused at the credit limit: new items only queue; a payment or the grace timer resumes.
+    paused: bool,
 }
 
 impl Inbound {
@@ -48,6 +52,8 @@ impl Inbound {
             queue: VecDeque::new(),
             pumping: false,
             failing_since: None,
+            unpaid_since: None,
+            paused: false,
         }
     }
 }
@@ -107,25 +113,16 @@ impl Staged {
     fn load(&mut self, node: &Node, key: &Key) -> Option<&mut StagedSub> {
         if !self.entries.contains_key(key) {
             let record = node.subs.inbound.lock().expect("poisoned").get(key)?.record.clone();
-            self.entries.insert(
-                key.clone(),
-                StagedSub { base: Some(record.revision), record, changes: vec![], replay: None },
-            );
+            self.entries
+                .insert(key.clone(), StagedSub { base: Some(record.revision), record, changes: vec![], replay: None });
         }
         self.entries.get_mut(key)
     }
 
     /// Keys of `peer`'s subscriptions whose REQ came on `stream_id`, as staged so far.
     fn on_stream(&mut self, node: &Node, peer: &str, stream_id: u64) -> Vec<Key> {
-        let mut keys: Vec<Key> = node
-            .subs
-            .inbound
-            .lock()
-            .expect("poisoned")
-            .keys()
-            .filter(|(p, _)| p == peer)
-            .cloned()
-            .collect();
+        let mut keys: Vec<Key> =
+            node.subs.inbound.lock().expect("poisoned").keys().filter(|(p, _)| p == peer).cloned().collect();
         keys.extend(self.entries.keys().filter(|(p, _)| p == peer).cloned());
         keys.sort();
         keys.dedup();
@@ -148,11 +145,15 @@ impl StagedSub {
 pub(super) fn apply_committed(node: &Arc<Node>, staged: Staged) {
     let mut replays = Vec::new();
     let mut repersist = Vec::new();
+    let mut wake = Vec::new();
     {
         let mut map = node.subs.inbound.lock().expect("poisoned");
         for (key, s) in staged.entries {
             if s.changes.is_empty() {
                 continue;
+            }
+            if s.changes.iter().any(|c| matches!(c, Change::Payment(_))) {
+                wake.push(key.clone());
             }
             let entry = match map.get_mut(&key) {
                 Some(cur) if Some(cur.record.revision) == s.base => {
@@ -176,12 +177,18 @@ pub(super) fn apply_committed(node: &Arc<Node>, staged: Staged) {
                 // The replay (from the REQ's `since`) covers whatever was still queued.
                 entry.queue.clear();
                 entry.failing_since = None;
+                entry.paused = false;
+                entry.unpaid_since = None;
                 replays.push((key, filters));
             }
         }
     }
     for record in repersist {
         persist(node, record);
+    }
+    // A payment resumes a delivery paused at the credit limit.
+    for key in wake {
+        resume(node, &key);
     }
     for (key, filters) in replays {
         let node = node.clone();
@@ -423,103 +430,187 @@ enum Item {
     Eose,
 }
 
-/// Append to the subscription's delivery queue and make sure its pump runs.
+/// Append to the subscription's delivery queue and make sure its pump runs (unless it is
+/// paused at the credit limit). The queue is bounded by [`MAX_QUEUE`]: past it, what is queued
+/// is dropped and the subscriber is told to re-subscribe from where it is (`CLOSED "error:
+/// …"`; its node resumes with `since`, and nothing is lost, since every event is stored).
 fn enqueue(node: &Arc<Node>, key: &Key, items: Vec<Item>) {
-    let start = {
+    let (start, overflow) = {
         let mut map = node.subs.inbound.lock().expect("poisoned");
         let Some(s) = map.get_mut(key) else { return };
         s.queue.extend(items);
-        !std::mem::replace(&mut s.pumping, true)
+        if s.queue.len() > MAX_QUEUE && s.record.status == "active" {
+            s.queue.clear();
+            s.record.status = "closed: delivery queue overflow".into();
+            bump(&mut s.record);
+            (false, Some(s.record.clone()))
+        } else {
+            (!s.paused && !std::mem::replace(&mut s.pumping, true), None)
+        }
     };
+    if let Some(record) = overflow {
+        tracing::warn!(peer = %key.0, subscription = %key.1, "delivery queue over {MAX_QUEUE}; asking the subscriber to re-subscribe");
+        let message = format!("error: more than {MAX_QUEUE} events waiting for delivery; re-subscribe with since");
+        send(node, key, RelayMessage::Closed { subscription_id: key.1.clone(), message });
+        persist(node, record);
+        return;
+    }
     if start {
         let (node, key) = (node.clone(), key.clone());
         tokio::spawn(async move { pump(&node, &key).await });
     }
 }
 
+/// Lift a pause at the credit limit (a payment arrived, or the grace time is over: the pump
+/// then decides whether to go on or close).
+fn resume(node: &Arc<Node>, key: &Key) {
+    let paused = match node.subs.inbound.lock().expect("poisoned").get_mut(key) {
+        Some(s) => std::mem::replace(&mut s.paused, false),
+        None => false,
+    };
+    if paused {
+        enqueue(node, key, Vec::new());
+    }
+}
+
 enum Step {
-    Send(RelayMessage),
+    /// Framed NIP-01 messages for one Prepare, the items they came from, and how many EVENTs.
+    Send(Vec<u8>, Vec<Item>, u64),
     Close(SubscriptionRecord),
+    /// At the credit limit: wait for payment, at most this long before closing.
+    Pause(std::time::Duration),
     Stop,
 }
 
-/// Deliver a subscription's queue one message at a time, each awaited until the subscriber
-/// fulfilled it (= stored it). Before each EVENT the credit is checked: only fulfilled
-/// deliveries count as due, and the subscriber pays after storing, so a burst does not trip
-/// it while a subscriber that stops paying is closed with `CLOSED payment-required:`.
+/// Most bytes of framed messages the pump puts in one delivery (one STREAM job, so one
+/// Prepare within the receiver's initial 16 KiB window).
+pub const BATCH_BYTES: usize = 14_000;
+
+/// Take the next batch off the queue: as many messages as fit in [`BATCH_BYTES`] and, for
+/// EVENTs, in the delivery credit (counting the batch's own events as due).
+fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig) -> Step {
+    if s.record.status != "active" {
+        return Step::Stop;
+    }
+    let (mut bytes, mut items, mut events) = (Vec::new(), Vec::new(), 0u64);
+    while let Some(item) = s.queue.pop_front() {
+        let msg = match &item {
+            Item::Eose => RelayMessage::Eose { subscription_id: key.1.clone() },
+            Item::Event(event) => {
+                let due = s.record.periods_paid * prices.subscription
+                    + (s.record.events_delivered + events + 1) * prices.event_delivered;
+                if due.saturating_sub(s.record.amount_paid) > prices.delivery_credit {
+                    s.queue.push_front(item);
+                    break;
+                }
+                RelayMessage::Event { subscription_id: key.1.clone(), event: (**event).clone() }
+            }
+        };
+        let framed = frame(&RelayMessageOrClient::Relay(msg));
+        if !bytes.is_empty() && bytes.len() + framed.len() > BATCH_BYTES {
+            s.queue.push_front(item);
+            break;
+        }
+        bytes.extend_from_slice(&framed);
+        events += matches!(item, Item::Event(_)) as u64;
+        items.push(item);
+    }
+    if !items.is_empty() {
+        s.unpaid_since = None;
+        return Step::Send(bytes, items, events);
+    }
+    if s.queue.is_empty() {
+        return Step::Stop;
+    }
+    // The next EVENT is over the credit: pause, and close once the grace time is over.
+    let now = crate::clock::now_secs();
+    let waited = now.saturating_sub(*s.unpaid_since.get_or_insert(now));
+    if waited >= prices.delivery_grace_secs {
+        s.record.status = "closed: unpaid delivery over credit".into();
+        bump(&mut s.record);
+        return Step::Close(s.record.clone());
+    }
+    Step::Pause(std::time::Duration::from_secs(prices.delivery_grace_secs - waited))
+}
+
+/// Deliver a subscription's queue in batches ([`next_batch`]), each awaited until the
+/// subscriber fulfilled it (= stored it). Only fulfilled deliveries count as due. At the
+/// credit limit delivery pauses (flow control): a payment resumes it ([`apply_committed`]);
+/// a subscriber that does not pay within `delivery_grace_secs` is closed with
+/// `CLOSED payment-required:`.
 async fn pump(node: &Arc<Node>, key: &Key) {
     let prices = &node.config.prices;
-    let mut current: Option<Item>;
     loop {
         let step = {
             let mut map = node.subs.inbound.lock().expect("poisoned");
             let Some(s) = map.get_mut(key) else { return };
-            let item = s.queue.pop_front();
-            current = item.clone();
-            match item {
-                _ if s.record.status != "active" => Step::Stop,
-                None => Step::Stop,
-                Some(Item::Eose) => Step::Send(RelayMessage::Eose { subscription_id: key.1.clone() }),
-                Some(Item::Event(event)) => {
-                    let due = s.record.periods_paid * prices.subscription
-                        + s.record.events_delivered * prices.event_delivered;
-                    if due.saturating_sub(s.record.amount_paid) > prices.delivery_credit {
-                        s.record.status = "closed: unpaid delivery over credit".into();
-                        bump(&mut s.record);
-                        Step::Close(s.record.clone())
-                    } else {
-                        Step::Send(RelayMessage::Event { subscription_id: key.1.clone(), event: (*event).clone() })
-                    }
-                }
-            }
+            next_batch(s, key, prices)
         };
-        let (msg, is_event) = match step {
-            Step::Send(m) => {
-                let is_event = matches!(m, RelayMessage::Event { .. });
-                (m, is_event)
-            }
+        let (bytes, items, events) = match step {
+            Step::Send(bytes, items, events) => (bytes, items, events),
             Step::Close(record) => {
-                let message =
-                    format!("payment-required: unpaid delivery passed the credit of {} units", prices.delivery_credit);
+                let message = format!(
+                    "payment-required: delivery paused at the credit of {} units and not paid for {} s",
+                    prices.delivery_credit, prices.delivery_grace_secs
+                );
+                tracing::warn!(peer = %key.0, subscription = %key.1, "subscriber did not pay within the grace time; closing");
                 send(node, key, RelayMessage::Closed { subscription_id: key.1.clone(), message });
                 persist(node, record);
                 return stop(node, key);
             }
+            Step::Pause(wait) => {
+                tracing::debug!(peer = %key.0, subscription = %key.1, "delivery paused at the credit limit");
+                let first = match node.subs.inbound.lock().expect("poisoned").get_mut(key) {
+                    Some(s) => {
+                        s.pumping = false;
+                        !std::mem::replace(&mut s.paused, true)
+                    }
+                    None => false,
+                };
+                if first {
+                    // Re-check when the grace time is over (a payment resumes it earlier).
+                    let (node, key) = (node.clone(), key.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(wait + std::time::Duration::from_millis(100)).await;
+                        resume(&node, &key);
+                    });
+                }
+                return;
+            }
             Step::Stop => return stop(node, key),
         };
-        let ok = match send(node, key, msg) {
+        let ok = match send_framed(node, key, bytes) {
             Some(rx) => matches!(rx.await, Ok(Ok(()))),
             None => false,
         };
         if !ok {
             // The path may come back (routes converge): keep the queue, retry later.
-            return retry_later(node, key, current);
+            return retry_later(node, key, items);
         }
-        if let Some(s) = node.subs.inbound.lock().expect("poisoned").get_mut(key) {
+        let record = {
+            let mut map = node.subs.inbound.lock().expect("poisoned");
+            let Some(s) = map.get_mut(key) else { return };
             s.failing_since = None;
-        }
-        if is_event {
-            let record = {
-                let mut map = node.subs.inbound.lock().expect("poisoned");
-                let Some(s) = map.get_mut(key) else { return };
-                s.record.events_delivered += 1;
-                bump(&mut s.record);
-                s.record.clone()
-            };
-            persist(node, record);
-        }
+            if events == 0 {
+                continue;
+            }
+            s.record.events_delivered += events;
+            bump(&mut s.record);
+            s.record.clone()
+        };
+        persist(node, record);
     }
 }
 
-/// A delivery failed: put it back at the head of the queue and restart the pump after
+/// A delivery failed: put its batch back at the head of the queue and restart the pump after
 /// [`RETRY_AFTER`]. A queue past [`MAX_QUEUE`] is dropped (the subscriber resumes with
 /// `since`).
-fn retry_later(node: &Arc<Node>, key: &Key, failed: Option<Item>) {
+fn retry_later(node: &Arc<Node>, key: &Key, failed: Vec<Item>) {
     {
         let mut map = node.subs.inbound.lock().expect("poisoned");
         let Some(s) = map.get_mut(key) else { return };
         s.pumping = false;
-        if let Some(item) = failed {
+        for item in failed.into_iter().rev() {
             s.queue.push_front(item);
         }
         let now = crate::clock::now_secs();
@@ -553,12 +644,21 @@ fn stop(node: &Arc<Node>, key: &Key) {
     }
 }
 
-/// Queue a message on the subscription's stream (opening one on our current outgoing
-/// connection if needed). Returns the outcome receiver, or `None` if it could not be queued.
+/// Queue one message on the subscription's stream; see [`send_framed`].
 fn send(
     node: &Arc<Node>,
     key: &Key,
     msg: RelayMessage,
+) -> Option<tokio::sync::oneshot::Receiver<Result<(), crate::stream::SendError>>> {
+    send_framed(node, key, frame(&RelayMessageOrClient::Relay(msg)))
+}
+
+/// Queue framed messages on the subscription's stream (opening one on our current outgoing
+/// connection if needed). Returns the outcome receiver, or `None` if it could not be queued.
+fn send_framed(
+    node: &Arc<Node>,
+    key: &Key,
+    bytes: Vec<u8>,
 ) -> Option<tokio::sync::oneshot::Receiver<Result<(), crate::stream::SendError>>> {
     let peer = protocol::btpnips::secret::parse_hex32(&key.0).ok()?;
     let conn = node.stream.outgoing(node, peer).ok()?;
@@ -574,8 +674,8 @@ fn send(
             }
         }
     };
-    tracing::debug!(peer = %key.0, stream_id, tag = %hex::encode(conn.tag), "queue to subscriber");
-    match conn.enqueue(stream_id, frame(&RelayMessageOrClient::Relay(msg)), 0) {
+    tracing::debug!(peer = %key.0, stream_id, tag = %hex::encode(conn.tag), bytes = bytes.len(), "queue to subscriber");
+    match conn.enqueue(stream_id, bytes, 0) {
         Ok(rx) => Some(rx),
         Err(e) => {
             tracing::warn!(peer = %key.0, error = %e, "could not queue delivery");

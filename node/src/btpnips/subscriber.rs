@@ -24,20 +24,25 @@ pub(crate) struct Outbound {
     node: Option<String>,
     /// Turns true at the peer's EOSE (or when opening failed): local REQs wait for it.
     synced: watch::Sender<bool>,
+    /// Delivered events not yet paid for (asset units); one payment covers all of it.
+    unpaid: u64,
+    /// A payment is in flight; what is delivered meanwhile goes into the next one.
+    paying: bool,
 }
 
 impl Outbound {
     /// State for `record`, not yet opened with any node; local REQs wait until `synced`.
     fn new(record: SubscriptionRecord) -> (Self, watch::Receiver<bool>) {
         let (synced, rx) = watch::channel(false);
-        (Self { record, node: None, synced }, rx)
+        (Self { record, node: None, synced, unpaid: 0, paying: false }, rx)
     }
 }
 
 /// Work after commit.
 pub(crate) enum After {
-    /// Pay `amount` to `node` for an event of `author` delivered on our REQ stream.
-    Pay { author: String, node: String, stream_id: u64, amount: u64 },
+    /// `amount` (asset units) is owed to the node serving `author` for an event delivered on our
+    /// REQ stream; [`pay_delivered`] pays it in aggregate.
+    Pay { author: String, amount: u64 },
 }
 
 fn sub_id_for(peer: &str) -> String {
@@ -303,6 +308,8 @@ async fn open(node: &Arc<Node>, peer: &str) {
         Err(SendError::Rejected(r)) => {
             tracing::warn!(peer, code = %r.code, message = %r.message, "peer refused our subscription");
             finish(node, peer, |rec| rec.status = format!("closed: {} {}", r.code, r.message));
+            let message = if r.message.contains(": ") { r.message.clone() } else { format!("error: {}", r.message) };
+            let _ = node.subs.upstream_closed.send(super::UpstreamClosed { author: peer.to_owned(), message });
         }
         Err(e) => {
             tracing::warn!(peer, error = %e, "could not open subscription; will retry when the link is back");
@@ -377,14 +384,17 @@ pub(super) fn apply_committed(node: &Arc<Node>, staged: Staged) {
             } else if st.delivered > 0 || st.closed.is_some() {
                 // Another change committed meanwhile: apply ours on top of it.
                 cur.record.events_delivered += st.delivered;
-                if let Some(message) = &st.closed {
-                    cur.record.status = format!("closed: {message}");
+                if st.closed.is_some() {
+                    cur.record.status = st.record.status.clone();
                 }
                 bump(&mut cur.record);
                 repersist.push(cur.record.clone());
             }
             if st.synced {
                 let _ = cur.synced.send_replace(true);
+            }
+            if let Some(message) = st.closed.filter(|_| cur.record.status.starts_with("closed")) {
+                let _ = node.subs.upstream_closed.send(super::UpstreamClosed { author: author.clone(), message });
             }
         }
     }
@@ -420,12 +430,7 @@ pub(super) fn on_relay_message(
             after.push(Any::Broadcast(event, ops.len() - 1));
             ops.push(Op::UpsertSubscription(s.record.clone()));
             if price > 0 {
-                after.push(Any::Subscriber(After::Pay {
-                    author,
-                    node: ctx.peer.clone(),
-                    stream_id: s.record.stream_id,
-                    amount: price,
-                }));
+                after.push(Any::Subscriber(After::Pay { author, amount: price }));
             }
             Ok(())
         }
@@ -439,7 +444,14 @@ pub(super) fn on_relay_message(
         RelayMessage::Closed { subscription_id, message } => {
             if let Some((_, s)) = staged.load(node, &ctx.peer, &subscription_id) {
                 tracing::warn!(peer = %ctx.peer, %message, "peer closed our subscription");
-                s.record.status = format!("closed: {message}");
+                // Closed while we could pay (payment-required: our payments lagged or failed)
+                // or on the publisher's own trouble (error:): re-open by itself, from where
+                // we are. Any other reason is final.
+                s.record.status = if message.starts_with("payment-required:") || message.starts_with("error:") {
+                    format!("resuming: the publisher closed it: {message}")
+                } else {
+                    format!("closed: {message}")
+                };
                 bump(&mut s.record);
                 ops.push(Op::UpsertSubscription(s.record.clone()));
                 s.closed = Some(message);
@@ -460,31 +472,69 @@ pub(super) fn on_relay_message(
 
 pub(super) fn after_commit(node: &Arc<Node>, a: After) {
     match a {
-        After::Pay { author, node: peer, stream_id, amount } => {
-            let Ok(pk) = protocol::btpnips::secret::parse_hex32(&peer) else { return };
-            let Ok(conn) = node.stream.outgoing(node, pk) else { return };
-            let rx = match conn.enqueue(stream_id, Vec::new(), amount) {
-                Ok(rx) => rx,
-                Err(e) => return tracing::warn!(%peer, error = %e, "could not queue payment"),
+        After::Pay { author, amount } => {
+            let start = {
+                let mut map = node.subs.outbound.lock().expect("poisoned");
+                let Some(s) = map.get_mut(&author) else { return };
+                s.unpaid += amount;
+                !std::mem::replace(&mut s.paying, true)
             };
-            let node = node.clone();
-            tokio::spawn(async move {
-                match rx.await {
-                    Ok(Ok(())) => {
-                        let mut map = node.subs.outbound.lock().expect("poisoned");
-                        if let Some(s) = map.get_mut(&author) {
-                            s.record.amount_paid += amount;
-                            bump(&mut s.record);
-                            persist(&node, s.record.clone());
-                        }
-                    }
-                    Ok(Err(e)) => tracing::warn!(%peer, error = %e, "payment for a delivered event failed"),
-                    Err(_) => tracing::warn!(%peer, "payment dropped"),
-                }
-            });
+            if start {
+                let node = node.clone();
+                tokio::spawn(async move { pay_delivered(&node, &author).await });
+            }
         }
     }
 }
+
+/// Pay the publisher's node for delivered events, in aggregate: each payment covers all that
+/// was delivered and not yet paid, so while one is in flight the next accumulates (one
+/// Prepare, not one per event). A failed payment puts its amount back and is retried after
+/// [`PAY_RETRY`]; the publisher pauses delivery at its credit meanwhile.
+async fn pay_delivered(node: &Arc<Node>, author: &str) {
+    loop {
+        let job = {
+            let mut map = node.subs.outbound.lock().expect("poisoned");
+            let Some(s) = map.get_mut(author) else { return };
+            // Not active (closed, or re-opening): what is unpaid waits for the next delivery.
+            if s.unpaid == 0 || s.record.status != "active" {
+                s.paying = false;
+                return;
+            }
+            let peer = s.node.clone().unwrap_or_else(|| author.to_owned());
+            (peer, s.record.stream_id, std::mem::take(&mut s.unpaid))
+        };
+        let (peer, stream_id, amount) = job;
+        let sent =
+            match protocol::btpnips::secret::parse_hex32(&peer).ok().and_then(|pk| node.stream.outgoing(node, pk).ok())
+            {
+                Some(conn) => match conn.enqueue(stream_id, Vec::new(), amount) {
+                    Ok(rx) => matches!(rx.await, Ok(Ok(()))),
+                    Err(e) => {
+                        tracing::warn!(%peer, error = %e, "could not queue payment");
+                        false
+                    }
+                },
+                None => false,
+            };
+        {
+            let mut map = node.subs.outbound.lock().expect("poisoned");
+            let Some(s) = map.get_mut(author) else { return };
+            if sent {
+                s.record.amount_paid += amount;
+                bump(&mut s.record);
+                persist(node, s.record.clone());
+                continue;
+            }
+            tracing::warn!(%peer, amount, "payment for delivered events failed; will retry");
+            s.unpaid += amount;
+        }
+        tokio::time::sleep(PAY_RETRY).await;
+    }
+}
+
+/// Wait before retrying a failed payment for delivered events.
+pub const PAY_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn persist(node: &Arc<Node>, record: SubscriptionRecord) {
     let node = node.clone();

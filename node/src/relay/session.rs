@@ -43,6 +43,7 @@ struct Ready {
 pub async fn run(node: Arc<Node>, socket: WebSocket) {
     let (mut sink, mut source) = socket.split();
     let mut live = node.hub.subscribe();
+    let mut upstream = node.subs.upstream_closed();
     let (ready_tx, mut ready_rx) = mpsc::channel::<Ready>(64);
     let mut subs: HashMap<String, Sub> = HashMap::new();
     let mut generation = 0u64;
@@ -60,6 +61,10 @@ pub async fn run(node: Arc<Node>, socket: WebSocket) {
                 Some(r) => finish_req(&mut subs, r),
                 None => continue,
             },
+            closed = upstream.recv() => match closed {
+                Ok(c) => on_upstream_closed(&mut subs, c),
+                Err(_) => continue,
+            },
             ev = live.recv() => match ev {
                 Ok(e) => on_live(&mut subs, e),
                 Err(broadcast::error::RecvError::Lagged(n)) => vec![notice(&format!("{n} live events were dropped because this client read too slowly"))],
@@ -73,6 +78,29 @@ pub async fn run(node: Arc<Node>, socket: WebSocket) {
         }
     }
     let _ = sink.close().await;
+}
+
+/// Our paid subscription to `c.author`'s node ended for good: every REQ of this client that
+/// names the author is closed with the reason (NIP-01 CLOSED); a client with no such REQ gets
+/// a NOTICE, since its broader REQs no longer receive that author's new events.
+fn on_upstream_closed(subs: &mut HashMap<String, Sub>, c: crate::btpnips::UpstreamClosed) -> Vec<String> {
+    let names = |s: &Sub| s.filters.iter().any(|f| f.authors.as_ref().is_some_and(|a| a.contains(&c.author)));
+    let ids: Vec<String> = subs.iter().filter(|(_, s)| names(s)).map(|(id, _)| id.clone()).collect();
+    let text = format!("subscription to {}'s node closed: {}", c.author, c.message);
+    if ids.is_empty() {
+        return vec![notice(&text)];
+    }
+    ids.into_iter()
+        .map(|id| {
+            subs.remove(&id);
+            // Keep the publisher's machine-readable prefix, say whose node it was.
+            let message = match c.message.split_once(": ") {
+                Some((p, rest)) => format!("{p}: the paid subscription to {}'s node closed: {rest}", c.author),
+                None => machine_message(prefix::ERROR, &text),
+            };
+            RelayMessage::Closed { subscription_id: id, message }.to_json()
+        })
+        .collect()
 }
 
 fn notice(text: &str) -> String {
@@ -189,4 +217,45 @@ fn on_live(subs: &mut HashMap<String, Sub>, event: Arc<Event>) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(authors: Option<Vec<&str>>) -> Sub {
+        Sub {
+            filters: vec![Filter {
+                authors: authors.map(|a| a.into_iter().map(String::from).collect()),
+                ..Default::default()
+            }],
+            pending: None,
+            sent: HashSet::new(),
+            generation: 0,
+        }
+    }
+
+    #[test]
+    fn upstream_closed_closes_the_reqs_naming_the_author_and_keeps_the_others() {
+        let mut subs: HashMap<String, Sub> = HashMap::new();
+        subs.insert("a".into(), sub(Some(vec!["aa", "bb"])));
+        subs.insert("b".into(), sub(Some(vec!["bb"])));
+        subs.insert("all".into(), sub(None));
+        let c = crate::btpnips::UpstreamClosed { author: "aa".into(), message: "payment-required: not paid".into() };
+        let out = on_upstream_closed(&mut subs, c.clone());
+        assert_eq!(out.len(), 1);
+        let (sub_id, message) = match RelayMessage::parse(&out[0]).unwrap() {
+            RelayMessage::Closed { subscription_id, message } => (subscription_id, message),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(sub_id, "a");
+        assert!(
+            message.starts_with("payment-required: the paid subscription to aa's node closed: not paid"),
+            "{message}"
+        );
+        assert!(!subs.contains_key("a") && subs.contains_key("b") && subs.contains_key("all"));
+        // Nobody names the author any more: a NOTICE instead.
+        let out = on_upstream_closed(&mut subs, c);
+        assert!(matches!(RelayMessage::parse(&out[0]).unwrap(), RelayMessage::Notice { .. }), "{out:?}");
+    }
 }

@@ -216,7 +216,9 @@ async fn close(node: &Arc<Node>, engine: &Engine, ch: ChannelRecord) -> Result<S
     ch.updated_at = crate::clock::now_secs();
     node.storage.writer().submit(vec![Op::UpsertChannel(ch.clone())]).await.map_err(|e| e.to_string())?;
     match tx {
-        Some(tx) => tracing::info!(peer = %ch.peer, channel = %ch.channel_id, amount = %amount, tx = %tx.tx_hash, gas = tx.gas_used, "settlement: closed channel on chain"),
+        Some(tx) => {
+            tracing::info!(peer = %ch.peer, channel = %ch.channel_id, amount = %amount, tx = %tx.tx_hash, gas = tx.gas_used, "settlement: closed channel on chain")
+        }
         None => tracing::warn!(peer = %ch.peer, channel = %ch.channel_id, "settlement: channel found closed on chain"),
     }
     engine.remember(ch.clone());

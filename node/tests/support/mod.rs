@@ -28,6 +28,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
             subscription_period_secs: 3600,
             event_delivered: 10,
             delivery_credit: 100,
+            delivery_grace_secs: 2,
             event_published: None,
         },
         ..Config::default()
