@@ -124,6 +124,13 @@ fn parse(text: &str) -> Result<Incoming, String> {
     }
 }
 
+/// A packet's storage operations and the work to do once they are committed.
+#[derive(Default)]
+pub(crate) struct Effects {
+    pub ops: Vec<storage::Op>,
+    pub after: Vec<After>,
+}
+
 /// Work to do once a packet's effects are committed.
 pub(crate) enum After {
     /// Show a newly stored event to local clients and subscribed peers; the index is the
@@ -146,8 +153,7 @@ pub async fn on_stream_packet(
     ctx: PacketContext,
     deliveries: Vec<StreamDelivery>,
 ) -> Result<(), Refusal> {
-    let mut ops = Vec::new();
-    let mut after = Vec::new();
+    let mut fx = Effects::default();
     let mut staged = publisher::Staged::default();
     let mut staged_out = subscriber::Staged::default();
     for d in &deliveries {
@@ -165,20 +171,21 @@ pub async fn on_stream_packet(
                         }
                         ClientMessage::Close { .. } => 0,
                     };
-                    publisher::on_client_message(node, &ctx, d.stream_id, money, m, &mut staged, &mut ops, &mut after)?
+                    publisher::on_client_message(node, &ctx, d.stream_id, money, m, &mut staged, &mut fx)?
                 }
                 Incoming::Relay(m) => {
-                    subscriber::on_relay_message(node, &ctx, m, &mut staged_out, &mut ops, &mut after)?
+                    subscriber::on_relay_message(node, &ctx, m, &mut staged_out, &mut fx.ops, &mut fx.after)?
                 }
             }
         }
         if money_left > 0 {
-            publisher::on_payment(node, &ctx, d.stream_id, money_left, &mut staged, &mut ops);
+            publisher::on_payment(node, &ctx, d.stream_id, money_left, &mut staged, &mut fx.ops);
         }
         if d.closed {
-            publisher::on_stream_closed(node, &ctx, d.stream_id, &mut staged, &mut ops);
+            publisher::on_stream_closed(node, &ctx, d.stream_id, &mut staged, &mut fx.ops);
         }
     }
+    let Effects { mut ops, after } = fx;
     ops.extend(ctx.credit(node, "fulfilled incoming Prepare")?);
     let outcomes = if ops.is_empty() {
         Vec::new()

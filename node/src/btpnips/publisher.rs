@@ -10,7 +10,7 @@ use protocol::ilp::ErrorCode;
 use protocol::nostr::{ClientMessage, Event, Filter, RelayMessage};
 use storage::{Direction, Op, SubscriptionRecord};
 
-use super::{frame, After as Any, Refusal, RelayMessageOrClient};
+use super::{frame, Refusal, RelayMessageOrClient};
 use crate::node::Node;
 use crate::stream::PacketContext;
 
@@ -222,9 +222,9 @@ pub(super) fn on_client_message(
     money: u64,
     msg: ClientMessage,
     staged: &mut Staged,
-    ops: &mut Vec<Op>,
-    after: &mut Vec<Any>,
+    fx: &mut super::Effects,
 ) -> Result<(), Refusal> {
+    let super::Effects { ops, after } = fx;
     match msg {
         ClientMessage::Req { subscription_id, filters } => {
             on_req(node, ctx, stream_id, money, subscription_id, filters, staged, ops)
