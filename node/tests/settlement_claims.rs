@@ -53,6 +53,38 @@ fn anvil() -> AnvilProc {
     AnvilProc(child, format!("http://127.0.0.1:{port}"))
 }
 
+/// A node with the anvil dev key 0, settling on `chain` with the deployment at `contract`.
+async fn start_settling_node(
+    chain: &AnvilProc,
+    contract: contracts::Address,
+    dir: &std::path::Path,
+) -> std::sync::Arc<Node> {
+    std::fs::write(dir.join("node.key"), NODE_KEY).unwrap();
+    let mut config = test_config(dir);
+    config.settlement = SettlementConfig {
+        enabled: true,
+        chain: "anvil".into(),
+        rpc_url: Some(chain.1.clone()),
+        contract: Some(contract.to_checksum(None)),
+        close_margin_secs: 600,
+        poll_interval_ms: 200,
+        ..SettlementConfig::default()
+    };
+    Node::start(config).await.unwrap()
+}
+
+/// The claim message for `amount` on channel `id`, signed by `signer` for `domain`.
+fn claim_message(domain: &ChannelDomain, id: contracts::B256, amount: U256, signer: &[u8; 32]) -> ClaimMessage {
+    let signature = sign_claim(signer, domain, &Claim { channel_id: id, cumulative_amount: amount }).unwrap();
+    ClaimMessage {
+        chain_id: domain.chain_id,
+        contract: domain.contract.to_checksum(None),
+        channel_id: id.to_string(),
+        cumulative_amount: amount.to_string(),
+        signature: format!("0x{}", hex::encode(signature)),
+    }
+}
+
 fn key(hex_key: &str) -> [u8; 32] {
     let mut k = [0u8; 32];
     hex::decode_to_slice(hex_key, &mut k).unwrap();
@@ -65,18 +97,7 @@ async fn bad_claims_are_refused_with_a_reason_and_a_good_one_counts_once() {
     let (node_key, peer_key) = (key(NODE_KEY), key(PEER_KEY));
     let contract = ChannelClient::deploy(&chain.1, &peer_key).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("node.key"), NODE_KEY).unwrap();
-    let mut config = test_config(dir.path());
-    config.settlement = SettlementConfig {
-        enabled: true,
-        chain: "anvil".into(),
-        rpc_url: Some(chain.1.clone()),
-        contract: Some(contract.to_checksum(None)),
-        close_margin_secs: 600,
-        poll_interval_ms: 200,
-        ..SettlementConfig::default()
-    };
-    let node = Node::start(config).await.unwrap();
+    let node = start_settling_node(&chain, contract, dir.path()).await;
     let ours = node.info().settlement.unwrap();
 
     // The peer: a btpnips identity with settlement info, and a real channel paying the node.
@@ -95,13 +116,7 @@ async fn bad_claims_are_refused_with_a_reason_and_a_good_one_counts_once() {
     let unit = U256::from(1_000_000_000u64);
     let claim = |amount: U256, signer: &[u8; 32], chain_id: u64| ClaimMessage {
         chain_id,
-        contract: ours.contract.clone(),
-        channel_id: id.to_string(),
-        cumulative_amount: amount.to_string(),
-        signature: format!(
-            "0x{}",
-            hex::encode(sign_claim(signer, &domain, &Claim { channel_id: id, cumulative_amount: amount }).unwrap())
-        ),
+        ..claim_message(&domain, id, amount, signer)
     };
     let balance = |node: &Node| {
         let storage = node.storage.clone();
@@ -216,34 +231,14 @@ async fn payers_that_can_revoke_are_refused_and_a_late_delegation_closes_the_cha
     let (node_key, peer_key, other_key) = (key(NODE_KEY), key(PEER_KEY), key(OTHER_KEY));
     let contract = ChannelClient::deploy(&chain.1, &peer_key).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("node.key"), NODE_KEY).unwrap();
-    let mut config = test_config(dir.path());
-    config.settlement = SettlementConfig {
-        enabled: true,
-        chain: "anvil".into(),
-        rpc_url: Some(chain.1.clone()),
-        contract: Some(contract.to_checksum(None)),
-        close_margin_secs: 600,
-        poll_interval_ms: 200,
-        ..SettlementConfig::default()
-    };
-    let node = Node::start(config).await.unwrap();
+    let node = start_settling_node(&chain, contract, dir.path()).await;
     let ours = node.info().settlement.unwrap();
     let node_address: contracts::Address = ours.address.parse().unwrap();
     let node_chain = ChannelClient::new(&chain.1, contract, &node_key).unwrap();
     let domain = ChannelDomain { chain_id: 31337, contract };
     let unit = U256::from(1_000_000_000u64);
     let deposit = U256::from(10u64).pow(U256::from(15u64));
-    let claim = |id: contracts::B256, amount: U256, signer: &[u8; 32]| ClaimMessage {
-        chain_id: 31337,
-        contract: ours.contract.clone(),
-        channel_id: id.to_string(),
-        cumulative_amount: amount.to_string(),
-        signature: format!(
-            "0x{}",
-            hex::encode(sign_claim(signer, &domain, &Claim { channel_id: id, cumulative_amount: amount }).unwrap())
-        ),
-    };
+    let claim = |id: contracts::B256, amount: U256, signer: &[u8; 32]| claim_message(&domain, id, amount, signer);
     let balance = |secret: [u8; 32]| {
         let storage = node.storage.clone();
         let account = hex::encode(pubkey_of(&secret));

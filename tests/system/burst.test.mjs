@@ -42,6 +42,19 @@ after(async () => {
   await stopAll(nodes)
 })
 
+/** Node `f`'s owner opens a client on its own node, watches P's notes, and follows P (Kind 3). */
+async function follow (f) {
+  const c = await Relay.connect(nodes[f].relayUrl)
+  clients.push(c)
+  received[f] = new Map()
+  closed[f] = []
+  c.subscribe([{ kinds: [1], authors: [pubs[P]] }], {
+    onevent: (e) => received[f].set(e.id, (received[f].get(e.id) ?? 0) + 1),
+    onclose: (reason) => closed[f].push(reason)
+  })
+  await c.publish(finalizeEvent({ kind: 3, created_at: now(), tags: [['p', pubs[P]]], content: '' }, keys[f]))
+}
+
 const balance = (status) => status.accounts.reduce((sum, a) => sum + a.balance, 0)
 const now = () => Math.floor(Date.now() / 1000)
 
@@ -58,15 +71,7 @@ test('five nodes on a line; F1 (1 hop) and F3 (3 hops) follow P', async () => {
     }, { what: `${n.name} to learn every route and announcement`, timeoutMs: 90000, intervalMs: 300 })
   }
   for (const f of [F1, F3]) {
-    const c = await Relay.connect(nodes[f].relayUrl)
-    clients.push(c)
-    received[f] = new Map()
-    closed[f] = []
-    c.subscribe([{ kinds: [1], authors: [pubs[P]] }], {
-      onevent: (e) => received[f].set(e.id, (received[f].get(e.id) ?? 0) + 1),
-      onclose: (reason) => closed[f].push(reason)
-    })
-    await c.publish(finalizeEvent({ kind: 3, created_at: now(), tags: [['p', pubs[P]]], content: '' }, keys[f]))
+    await follow(f)
     await eventually(async () => (await nodes[f].status()).subscriptions.some((s) =>
       s.direction === 'outbound' && s.peer === pubs[P] && s.status === 'active'), { what: `${NAMES[f]}'s subscription to P`, timeoutMs: 60000 })
   }
@@ -106,16 +111,8 @@ test(`P's client publishes ${EVENTS} notes with ${WINDOW} in flight; both follow
 test('a late follower catches up on all of them at full speed (replay outruns its payments; delivery pauses and resumes)', async (t) => {
   // M1, one hop from P, follows only now: P replays every stored note in batches, much faster
   // than notes were published, so delivery reaches the credit and waits for M1's payments.
-  const c = await Relay.connect(nodes[M1].relayUrl)
-  clients.push(c)
-  received[M1] = new Map()
-  closed[M1] = []
-  c.subscribe([{ kinds: [1], authors: [pubs[P]] }], {
-    onevent: (e) => received[M1].set(e.id, (received[M1].get(e.id) ?? 0) + 1),
-    onclose: (reason) => closed[M1].push(reason)
-  })
   const t0 = Date.now()
-  await c.publish(finalizeEvent({ kind: 3, created_at: now(), tags: [['p', pubs[P]]], content: '' }, keys[M1]))
+  await follow(M1)
   await eventually(() => published.every((id) => received[M1].has(id)),
     { what: `M1 to catch up on all ${EVENTS} (has ${received[M1].size})`, timeoutMs: 600000, intervalMs: 500 })
   const ms = Date.now() - t0
