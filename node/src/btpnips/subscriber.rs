@@ -28,13 +28,15 @@ pub(crate) struct Outbound {
     unpaid: u64,
     /// A payment is in flight; what is delivered meanwhile goes into the next one.
     paying: bool,
+    /// Payments that failed in a row (reset by one that succeeds).
+    pay_failures: u32,
 }
 
 impl Outbound {
     /// State for `record`, not yet opened with any node; local REQs wait until `synced`.
     fn new(record: SubscriptionRecord) -> (Self, watch::Receiver<bool>) {
         let (synced, rx) = watch::channel(false);
-        (Self { record, node: None, synced, unpaid: 0, paying: false }, rx)
+        (Self { record, node: None, synced, unpaid: 0, paying: false, pay_failures: 0 }, rx)
     }
 }
 
@@ -348,6 +350,9 @@ struct StagedOut {
     closed: Option<String>,
     /// The publisher sent EOSE (or CLOSED): local REQs waiting on it may go on.
     synced: bool,
+    /// When loaded, we owed the publisher nothing for delivered events and no payment was
+    /// failing: a `payment-required:` close is then stale, and the subscription re-opens.
+    could_pay: bool,
 }
 
 impl Staged {
@@ -360,9 +365,10 @@ impl Staged {
                 let mut map = node.subs.outbound.lock().expect("poisoned");
                 let (author, s) = served_by(&mut map, peer_node, subscription_id)?;
                 let record = s.record.clone();
+                let could_pay = s.unpaid == 0 && !s.paying && s.pay_failures == 0;
                 self.entries.insert(
                     author.clone(),
-                    StagedOut { base: record.revision, record, delivered: 0, closed: None, synced: false },
+                    StagedOut { base: record.revision, record, delivered: 0, closed: None, synced: false, could_pay },
                 );
                 author.clone()
             }
@@ -444,10 +450,12 @@ pub(super) fn on_relay_message(
         RelayMessage::Closed { subscription_id, message } => {
             if let Some((_, s)) = staged.load(node, &ctx.peer, &subscription_id) {
                 tracing::warn!(peer = %ctx.peer, %message, "peer closed our subscription");
-                // Closed while we could pay (payment-required: our payments lagged or failed)
-                // or on the publisher's own trouble (error:): re-open by itself, from where
-                // we are. Any other reason is final.
-                s.record.status = if message.starts_with("payment-required:") || message.starts_with("error:") {
+                // Closed while we could pay (payment-required: with nothing owed and no payment
+                // failing) or on the publisher's own trouble (error:): re-open by itself, from
+                // where we are. Closed for payments we did not make, or any other reason:
+                // final, and our clients are told (CLOSED).
+                let reopen = (message.starts_with("payment-required:") && s.could_pay) || message.starts_with("error:");
+                s.record.status = if reopen {
                     format!("resuming: the publisher closed it: {message}")
                 } else {
                     format!("closed: {message}")
@@ -521,12 +529,14 @@ async fn pay_delivered(node: &Arc<Node>, author: &str) {
             let mut map = node.subs.outbound.lock().expect("poisoned");
             let Some(s) = map.get_mut(author) else { return };
             if sent {
+                s.pay_failures = 0;
                 s.record.amount_paid += amount;
                 bump(&mut s.record);
                 persist(node, s.record.clone());
                 continue;
             }
             tracing::warn!(%peer, amount, "payment for delivered events failed; will retry");
+            s.pay_failures += 1;
             s.unpaid += amount;
         }
         tokio::time::sleep(PAY_RETRY).await;
