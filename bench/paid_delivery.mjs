@@ -1,0 +1,136 @@
+// Paid-delivery load generator (issue 10): prints figures, asserts nothing about speed.
+//
+// Five btpnips processes on a line, F3 — M2 — M1 — P — F1, as in tests/system/burst.test.mjs:
+// F1 follows P one hop away, F3 three hops away (M1 and M2 each take their fee). P's owner
+// publishes kind-1 notes over several client connections; the followers' own clients receive
+// them. For each run it prints paid events/s delivered, publish→delivered latency p50/p99 (from
+// the publisher's client sending the EVENT to the follower's client receiving it), and CPU µs
+// per delivered event for each node (utime + stime from /proc).
+//
+//   bench/paid.sh                       (builds the release binary, then runs this)
+//   node bench/paid_delivery.mjs --events 5000 --rate 500 --connections 8 --window 16
+//
+// Runs: "full speed" (every connection publishes with `window` in flight) and "offered R/s"
+// (a fixed rate of R events/s across the connections).
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { parseArgs } from 'node:util'
+import { NodeProcess, eventually, stopAll } from '../tests/system/lib/harness.mjs'
+
+// The pinned packages of tests/system (this folder has no node_modules of its own).
+const req = createRequire(new URL('../tests/system/package.json', import.meta.url))
+const { generateSecretKey, getPublicKey, finalizeEvent } = req('nostr-tools/pure')
+const { Relay, useWebSocketImplementation } = req('nostr-tools/relay')
+const { bytesToHex } = req('@noble/hashes/utils.js')
+useWebSocketImplementation(req('ws'))
+
+const { values: opt } = parseArgs({
+  options: {
+    events: { type: 'string', default: '5000' },
+    rate: { type: 'string', default: '500' },
+    connections: { type: 'string', default: '8' },
+    window: { type: 'string', default: '16' }
+  }
+})
+const EVENTS = +opt.events
+const RATE = +opt.rate
+const CONNS = +opt.connections
+const WINDOW = +opt.window
+
+const PRICES = { subscription: 1000, subscription_period_secs: 86400, event_delivered: 10, delivery_credit: 100 }
+const NAMES = ['F3', 'M2', 'M1', 'P', 'F1']
+const keys = NAMES.map(() => generateSecretKey())
+const pubs = keys.map((k) => getPublicKey(k))
+const nodes = NAMES.map((name, i) => new NodeProcess(name, {
+  secretHex: bytesToHex(keys[i]),
+  env: { BTPNIPS_LOG: 'warn' },
+  config: { prices: PRICES, fee: { fixed: 2, basis_points: 0 }, p2p: { listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], kad_query_interval_secs: 2 } }
+}))
+const [F3, , , P, F1] = [0, 1, 2, 3, 4]
+const now = () => Math.floor(Date.now() / 1000)
+const clk = () => Number(process.hrtime.bigint()) / 1e6 // ms
+const TICK = 1e6 / 100 // µs per /proc clock tick (USER_HZ is 100 on Linux)
+const cpu = (n) => { const f = readFileSync(`/proc/${n.proc.pid}/stat`, 'utf8').split(') ')[1].split(' '); return (+f[11] + +f[12]) * TICK }
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * p))] }
+
+const sent = new Map() // id → ms
+const arrived = { [F1]: new Map(), [F3]: new Map() }
+const clients = []
+
+async function setup () {
+  for (let i = 0; i < nodes.length; i++) {
+    if (i > 0) nodes[i].config.bootstrap = [{ multiaddr: nodes[i - 1].p2pAddrs[0], pubkey: pubs[i - 1] }]
+    await nodes[i].start()
+  }
+  for (const [i, n] of nodes.entries()) {
+    await eventually(async () => {
+      const s = await n.status()
+      return nodes.every((_, j) => j === i || (Object.keys(s.routes).includes(`test.btpnips.${pubs[j].slice(0, 16)}`) && s.directory.some((d) => d.pubkey === pubs[j])))
+    }, { what: `${n.name} to learn the network`, timeoutMs: 90000, intervalMs: 300 })
+  }
+  for (const f of [F1, F3]) {
+    const c = await Relay.connect(nodes[f].relayUrl)
+    clients.push(c)
+    c.subscribe([{ kinds: [1], authors: [pubs[P]] }], { onevent: (e) => { if (!arrived[f].has(e.id)) arrived[f].set(e.id, clk()) } })
+    await c.publish(finalizeEvent({ kind: 3, created_at: now(), tags: [['p', pubs[P]]], content: '' }, keys[f]))
+    await eventually(async () => (await nodes[f].status()).subscriptions.some((s) => s.direction === 'outbound' && s.peer === pubs[P] && s.status === 'active'),
+      { what: `${NAMES[f]}'s subscription`, timeoutMs: 60000 })
+  }
+}
+
+async function run (label, rate) {
+  const pubConns = []
+  for (let i = 0; i < CONNS; i++) pubConns.push(await Relay.connect(nodes[P].relayUrl))
+  clients.push(...pubConns)
+  const ids = []
+  const cpu0 = nodes.map(cpu)
+  const t0 = clk()
+  let next = 0
+  const make = () => {
+    const i = next++
+    const e = finalizeEvent({ kind: 1, created_at: now(), tags: [], content: `${label} ${i} ${Math.random()}` }, keys[P])
+    ids.push(e.id)
+    return e
+  }
+  if (rate === 0) {
+    await Promise.all(pubConns.flatMap((c) => Array.from({ length: WINDOW }, async () => {
+      while (next < EVENTS) { const e = make(); sent.set(e.id, clk()); await c.publish(e) }
+    })))
+  } else {
+    const pending = []
+    let k = 0
+    while (next < EVENTS) {
+      const due = t0 + (next / rate) * 1000
+      const wait = due - clk()
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      const e = make()
+      sent.set(e.id, clk())
+      pending.push(pubConns[k++ % CONNS].publish(e))
+    }
+    await Promise.all(pending)
+  }
+  const published = clk()
+  const out = []
+  for (const f of [F1, F3]) {
+    await eventually(() => ids.every((id) => arrived[f].has(id)), { what: `${NAMES[f]} to get ${label}`, timeoutMs: 600000, intervalMs: 50 })
+    const last = Math.max(...ids.map((id) => arrived[f].get(id)))
+    const lat = ids.map((id) => arrived[f].get(id) - sent.get(id))
+    out.push(`${NAMES[f]} (${f === F1 ? '1 hop' : '3 hops'}): ${Math.round(EVENTS / ((last - t0) / 1000))} paid events/s delivered, latency p50 ${pct(lat, 0.5).toFixed(1)} ms p99 ${pct(lat, 0.99).toFixed(1)} ms`)
+  }
+  const cpuUs = nodes.map((n, i) => (cpu(n) - cpu0[i]) / EVENTS)
+  for (const c of pubConns) c.close()
+  console.log(`\n== ${label}: ${EVENTS} events, ${CONNS} publishing connections${rate ? `, offered ${rate}/s` : `, ${WINDOW} in flight each`}`)
+  console.log(`P's clients published at ${Math.round(EVENTS / ((published - t0) / 1000))} events/s`)
+  for (const line of out) console.log(line)
+  console.log(`CPU µs per delivered event: ${NAMES.map((n, i) => `${n} ${Math.round(cpuUs[i])}`).join(', ')}`)
+}
+
+try {
+  await setup()
+  console.log(`5 nodes (${process.env.BTPNIPS_BIN ?? 'target/debug/btpnips'}) on a line F3—M2—M1—P—F1; machine: ${(await import('node:os')).cpus().length} cores`)
+  await run('full speed', 0)
+  await run(`offered ${RATE}/s`, RATE)
+} finally {
+  for (const c of clients) c.close()
+  await stopAll(nodes)
+}
