@@ -327,3 +327,33 @@ async fn a_rejected_packet_gives_no_free_period() {
     assert_eq!(status["subscriptions"][0]["periods_paid"], 1, "{}", status["subscriptions"]);
     alice.shutdown();
 }
+
+/// A peer that keeps opening subscriptions is bounded: past 64 open ones per peer a REQ is
+/// refused `F99 rate-limited:` and nothing is stored or credited; CLOSE frees a place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_opening_too_many_subscriptions_is_refused_rate_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = support::test_config(dir.path());
+    config.prices.subscription = 1; // cheap, so only the bound stops it
+    let alice = Node::start(config).await.unwrap();
+    let (mut peer, _) = connect(&alice, [0x49; 32], None).await;
+    let author = alice.key.pubkey_hex.clone();
+    for i in 0..64u8 {
+        let p = peer.stream_prepare(&alice, &[0x10, i, 0, 0, 0, 0, 0, 0], 1, req_frames(&format!("s{i}"), &author, 1));
+        peer.send(p).await.unwrap_or_else(|r| panic!("REQ {i}: {} {}", r.code, r.message));
+    }
+    assert_eq!(balance_and_subs(&alice).await, (64, 64));
+    let p = peer.stream_prepare(&alice, &[0x11; 8], 1, req_frames("one-too-many", &author, 1));
+    let r = peer.send(p).await.expect_err("the 65th is refused");
+    assert_eq!(r.code, ErrorCode::F99_APPLICATION_ERROR);
+    assert!(r.message.starts_with("rate-limited: "), "{}", r.message);
+    assert_eq!(balance_and_subs(&alice).await, (64, 64), "nothing stored or credited");
+
+    let close = ClientMessage::Close { subscription_id: "s0".into() };
+    let frames =
+        vec![Frame::StreamData { stream_id: 3, offset: 0, data: framing::encode_message(&close.to_json()).unwrap() }];
+    peer.send(peer.stream_prepare(&alice, &[0x10, 0, 0, 0, 0, 0, 0, 0], 0, frames)).await.expect("CLOSE");
+    let p = peer.stream_prepare(&alice, &[0x12; 8], 1, req_frames("one-too-many", &author, 1));
+    peer.send(p).await.expect("a closed subscription frees a place");
+    alice.shutdown();
+}

@@ -16,6 +16,9 @@ use crate::stream::PacketContext;
 
 /// Most filters in one REQ from a peer.
 pub const MAX_FILTERS: usize = 10;
+/// Most open (not closed) inbound subscriptions one peer may hold; a REQ for another is
+/// refused `F99 rate-limited:` and stores nothing.
+pub const MAX_SUBSCRIPTIONS_PER_PEER: usize = 64;
 
 /// Live state of one inbound subscription.
 pub(crate) struct Inbound {
@@ -256,6 +259,20 @@ fn on_req(
     let prices = &node.config.prices;
     let now = crate::clock::now_secs();
     let key: Key = (ctx.peer.clone(), sub_id.clone());
+    let known = staged.load(node, &key).is_some();
+    if !known {
+        let open = |r: &SubscriptionRecord| r.peer == ctx.peer && !r.status.starts_with("closed");
+        let held = node.subs.inbound.lock().expect("poisoned").values().filter(|s| open(&s.record)).count()
+            + staged.entries.values().filter(|s| s.base.is_none() && open(&s.record)).count();
+        if held >= MAX_SUBSCRIPTIONS_PER_PEER {
+            return Err((
+                ErrorCode::F99_APPLICATION_ERROR,
+                format!(
+                    "rate-limited: at most {MAX_SUBSCRIPTIONS_PER_PEER} open subscriptions per peer; CLOSE one first"
+                ),
+            ));
+        }
+    }
     let paid_active = staged.load(node, &key).is_some_and(|s| s.record.paid_until > now);
     if !paid_active && money < prices.subscription {
         return Err((
