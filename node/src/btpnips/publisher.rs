@@ -362,36 +362,75 @@ pub(super) fn on_stream_closed(
 }
 
 /// Send stored matches, then EOSE, then whatever arrived live meanwhile.
+///
+/// Stored matches go in pages of at most [`storage::MAX_QUERY_EVENTS`], newest first (each
+/// page ends where the previous one did, `until` = its oldest `created_at`, its events at that
+/// second skipped), and a page is queued only when the delivery queue has room (at most half
+/// of [`MAX_QUEUE`]), so a follower catching up on a large store gets all of it with bounded
+/// memory. Filters with a `limit` get one query (the newest `limit`, NIP-01). Limits: more than
+/// `MAX_QUERY_EVENTS` matches within one second are cut at that many; if more than
+/// [`MAX_QUEUE`] live events arrive during the replay, it starts over (what it already sent
+/// may then be sent again).
 async fn replay(node: &Arc<Node>, key: Key, filters: Vec<Filter>) {
-    loop {
-        let events = match node.storage.query_events(&filters).await {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!(error = %e, "replay query failed");
-                Vec::new()
+    let paged = filters.iter().all(|f| f.limit.is_none());
+    'again: loop {
+        let mut page_filters = filters.clone();
+        // Ids of the first page (live events stored meanwhile may be in it) and of the last
+        // page's oldest second (the next page starts there).
+        let mut first_ids: Option<HashSet<String>> = None;
+        let mut boundary: HashSet<String> = HashSet::new();
+        loop {
+            loop {
+                let queued = node.subs.inbound.lock().expect("poisoned").get(&key).map(|s| s.queue.len());
+                match queued {
+                    None => return,
+                    Some(n) if n <= MAX_QUEUE / 2 => break,
+                    Some(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                }
             }
-        };
-        let mut seen = HashSet::new();
-        let mut items: Vec<Item> = events
-            .into_iter()
-            .filter(|e| !is_announcement(e))
-            .map(|e| {
-                seen.insert(e.id.clone());
-                Item::Event(Arc::new(e))
-            })
-            .collect();
-        items.push(Item::Eose);
-        let mut map = node.subs.inbound.lock().expect("poisoned");
-        let Some(s) = map.get_mut(&key) else { return };
-        if std::mem::take(&mut s.replay_again) {
-            // The backlog overflowed while the query ran: what it dropped is stored, so query again.
-            continue;
+            let events = match node.storage.query_events(&page_filters).await {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(error = %e, "replay query failed");
+                    Vec::new()
+                }
+            };
+            let full = events.len() >= storage::MAX_QUERY_EVENTS;
+            let oldest = events.iter().map(|e| e.created_at).min();
+            let fresh: Vec<Event> =
+                events.into_iter().filter(|e| !boundary.contains(&e.id) && !is_announcement(e)).collect();
+            let done = !paged || !full || fresh.is_empty();
+            if let Some(oldest) = oldest {
+                if page_filters.first().and_then(|f| f.until) != Some(oldest) {
+                    boundary.clear(); // a new oldest second: the old boundary is behind us
+                }
+                boundary.extend(fresh.iter().filter(|e| e.created_at == oldest).map(|e| e.id.clone()));
+            }
+            let first = first_ids.get_or_insert_with(|| fresh.iter().map(|e| e.id.clone()).collect());
+            {
+                let mut map = node.subs.inbound.lock().expect("poisoned");
+                let Some(s) = map.get_mut(&key) else { return };
+                if std::mem::take(&mut s.replay_again) {
+                    // The backlog overflowed: what it dropped is stored, so start over.
+                    s.queue.clear();
+                    continue 'again;
+                }
+                s.queue.extend(fresh.into_iter().map(|e| Item::Event(Arc::new(e))));
+                if done {
+                    s.queue.push_back(Item::Eose);
+                    s.replaying = false;
+                    let backlog = std::mem::take(&mut s.backlog);
+                    s.queue.extend(backlog.into_iter().filter(|e| !first.contains(&e.id)).map(Item::Event));
+                }
+            }
+            enqueue(node, &key, Vec::new()); // starts the pump if it is idle
+            if done {
+                return;
+            }
+            for f in &mut page_filters {
+                f.until = oldest;
+            }
         }
-        s.replaying = false;
-        let backlog = std::mem::take(&mut s.backlog);
-        items.extend(backlog.into_iter().filter(|e| !seen.contains(&e.id)).map(Item::Event));
-        drop(map);
-        return enqueue(node, &key, items);
     }
 }
 
