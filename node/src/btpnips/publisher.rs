@@ -597,10 +597,30 @@ fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig) -
 async fn pump(node: &Arc<Node>, key: &Key) {
     let prices = &node.config.prices;
     loop {
-        let step = {
+        // Decide and record the pump's state under one lock, so an item queued meanwhile
+        // either is in this batch or finds the pump stopped and starts a new one (no lost
+        // wake-up, nothing cleared behind its back).
+        let (step, first_pause) = {
             let mut map = node.subs.inbound.lock().expect("poisoned");
             let Some(s) = map.get_mut(key) else { return };
-            next_batch(s, key, prices)
+            let step = next_batch(s, key, prices);
+            let mut first_pause = false;
+            match step {
+                Step::Stop | Step::Close(_) => {
+                    if s.record.status != "active" {
+                        s.queue.clear();
+                    }
+                    s.pumping = false;
+                }
+                // Paused in the same lock: a payment committed from here on finds it paused
+                // and resumes it ([`resume`]); one committed before was counted above.
+                Step::Pause(_) => {
+                    s.pumping = false;
+                    first_pause = !std::mem::replace(&mut s.paused, true);
+                }
+                Step::Send(..) => {}
+            }
+            (step, first_pause)
         };
         let (bytes, items, events) = match step {
             Step::Send(bytes, items, events) => (bytes, items, events),
@@ -612,18 +632,11 @@ async fn pump(node: &Arc<Node>, key: &Key) {
                 tracing::warn!(peer = %key.0, subscription = %key.1, "subscriber did not pay within the grace time; closing");
                 send(node, key, RelayMessage::Closed { subscription_id: key.1.clone(), message });
                 persist(node, record);
-                return stop(node, key);
+                return;
             }
             Step::Pause(wait) => {
                 tracing::debug!(peer = %key.0, subscription = %key.1, "delivery paused at the credit limit");
-                let first = match node.subs.inbound.lock().expect("poisoned").get_mut(key) {
-                    Some(s) => {
-                        s.pumping = false;
-                        !std::mem::replace(&mut s.paused, true)
-                    }
-                    None => false,
-                };
-                if first {
+                if first_pause {
                     // Re-check when the grace time is over (a payment resumes it earlier).
                     let (node, key) = (node.clone(), key.clone());
                     tokio::spawn(async move {
@@ -633,7 +646,7 @@ async fn pump(node: &Arc<Node>, key: &Key) {
                 }
                 return;
             }
-            Step::Stop => return stop(node, key),
+            Step::Stop => return,
         };
         let ok = match send_framed(node, key, bytes) {
             Some(rx) => matches!(rx.await, Ok(Ok(()))),
@@ -690,14 +703,6 @@ fn retry_later(node: &Arc<Node>, key: &Key, failed: Vec<Item>) {
         tokio::time::sleep(RETRY_AFTER).await;
         enqueue(&node, &key, Vec::new());
     });
-}
-
-/// The pump ends: drop what is queued and let the next enqueue start a new pump.
-fn stop(node: &Arc<Node>, key: &Key) {
-    if let Some(s) = node.subs.inbound.lock().expect("poisoned").get_mut(key) {
-        s.queue.clear();
-        s.pumping = false;
-    }
 }
 
 /// Queue one message on the subscription's stream; see [`send_framed`].
