@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { parseArgs } from 'node:util'
-import { NodeProcess, eventually, stopAll } from '../tests/system/lib/harness.mjs'
+import { NodeProcess, eventually, startLine, stopAll } from '../tests/system/lib/harness.mjs'
 
 // The pinned packages of tests/system (this folder has no node_modules of its own).
 const req = createRequire(new URL('../tests/system/package.json', import.meta.url))
@@ -73,16 +73,7 @@ const arrived = { [F1]: new Map(), [F3]: new Map() }
 const clients = []
 
 async function setup () {
-  for (let i = 0; i < nodes.length; i++) {
-    if (i > 0) nodes[i].config.bootstrap = [{ multiaddr: nodes[i - 1].p2pAddrs[0], pubkey: pubs[i - 1] }]
-    await nodes[i].start()
-  }
-  for (const [i, n] of nodes.entries()) {
-    await eventually(async () => {
-      const s = await n.status()
-      return nodes.every((_, j) => j === i || (Object.keys(s.routes).includes(`test.btpnips.${pubs[j].slice(0, 16)}`) && s.directory.some((d) => d.pubkey === pubs[j])))
-    }, { what: `${n.name} to learn the network`, timeoutMs: 90000, intervalMs: 300 })
-  }
+  await startLine(nodes, pubs)
   for (const f of [F1, F3]) {
     clients.push(reader(nodes[f].relayUrl, { kinds: [1], authors: [pubs[P]] }, (id) => { if (!arrived[f].has(id)) arrived[f].set(id, clk()) }))
     const c = await Relay.connect(nodes[f].relayUrl)

@@ -13,7 +13,7 @@ import WebSocket from 'ws'
 import { generateSecretKey, getPublicKey, finalizeEvent } from 'nostr-tools/pure'
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { NodeProcess, eventually, stopAll } from './lib/harness.mjs'
+import { NodeProcess, eventually, startLine, stopAll } from './lib/harness.mjs'
 
 useWebSocketImplementation(WebSocket)
 
@@ -59,17 +59,7 @@ const balance = (status) => status.accounts.reduce((sum, a) => sum + a.balance, 
 const now = () => Math.floor(Date.now() / 1000)
 
 test('five nodes on a line; F1 (1 hop) and F3 (3 hops) follow P', async () => {
-  for (let i = 0; i < nodes.length; i++) {
-    if (i > 0) nodes[i].config.bootstrap = [{ multiaddr: nodes[i - 1].p2pAddrs[0], pubkey: pubs[i - 1] }]
-    await nodes[i].start()
-  }
-  for (const [i, n] of nodes.entries()) {
-    await eventually(async () => {
-      const s = await n.status()
-      return nodes.every((_, j) => j === i || Object.keys(s.routes).includes(`test.btpnips.${pubs[j].slice(0, 16)}`)) &&
-        nodes.every((_, j) => j === i || s.directory.some((d) => d.pubkey === pubs[j]))
-    }, { what: `${n.name} to learn every route and announcement`, timeoutMs: 90000, intervalMs: 300 })
-  }
+  await startLine(nodes, pubs)
   for (const f of [F1, F3]) {
     await follow(f)
     await eventually(async () => (await nodes[f].status()).subscriptions.some((s) =>

@@ -106,6 +106,24 @@ export class NodeProcess {
   cleanup () { if (!process.env.KEEP_DATA) rmSync(this.dataDir, { recursive: true, force: true }) }
 }
 
+/**
+ * Start `nodes` on a line: each bootstraps (libp2p QUIC) from its left neighbour, whose key is
+ * `pubs[i - 1]`. Resolves once every node has a route to and the announcement of every other.
+ */
+export async function startLine (nodes, pubs) {
+  for (let i = 0; i < nodes.length; i++) {
+    if (i > 0) nodes[i].config.bootstrap = [{ multiaddr: nodes[i - 1].p2pAddrs[0], pubkey: pubs[i - 1] }]
+    await nodes[i].start()
+  }
+  for (const [i, n] of nodes.entries()) {
+    await eventually(async () => {
+      const s = await n.status()
+      return nodes.every((_, j) => j === i || (Object.keys(s.routes).includes(`test.btpnips.${pubs[j].slice(0, 16)}`) &&
+        s.directory.some((d) => d.pubkey === pubs[j])))
+    }, { what: `${n.name} to learn every route and announcement`, timeoutMs: 90000, intervalMs: 300 })
+  }
+}
+
 /** A free TCP port on 127.0.0.1. */
 export function freePort () {
   return new Promise((resolve, reject) => {
