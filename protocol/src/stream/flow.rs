@@ -418,6 +418,12 @@ impl SendWindow {
         self.sent = self.sent.saturating_add(n);
     }
 
+    /// The last `n` bytes sent were refused with a final Reject and nothing was sent after
+    /// them: they may be sent again at the same offsets (saturating at 0).
+    pub fn on_unsent(&mut self, n: u64) {
+        self.sent = self.sent.saturating_sub(n);
+    }
+
     /// The remote's max offset (bytes). Only grows; an out-of-order smaller value is ignored
     /// (RFC 29 §4.4.4).
     pub fn on_remote_max(&mut self, max_offset: u64) {

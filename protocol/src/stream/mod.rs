@@ -5,6 +5,8 @@
 //! - [`StreamKeys`]: key derivation, the `IV | tag | ciphertext` AES-256-GCM envelope
 //!   (§5.1) and fulfillment / condition generation (§6). Callers supply IVs; nothing here
 //!   draws randomness.
+//! - [`sender`]: the sending side of a connection as a sans-IO machine (window of Prepares
+//!   in flight, retries, fees, flow control; §4.4, §4.5).
 //! - [`flow`]: flow-control bookkeeping (stream ids, data and money windows; §3.3, §4.4, §4.5).
 
 mod crypto;
@@ -12,6 +14,7 @@ mod error;
 pub mod flow;
 mod frame;
 mod packet;
+pub mod sender;
 
 pub use crypto::{
     hmac_sha256, StreamKeys, ENCRYPTION_KEY_STRING, ENVELOPE_OVERHEAD, FULFILLMENT_KEY_STRING, IV_LEN, TAG_LEN,
