@@ -52,7 +52,7 @@ const RATE = +opt.rate
 const CONNS = +opt.connections
 const WINDOW = +opt.window
 
-const PRICES = { subscription: 1000, subscription_period_secs: 86400, event_delivered: 10, delivery_credit: 100 }
+const PRICES = { subscription: 1000, subscription_period_secs: 86400, event_delivered: 10, delivery_credit: 1000 }
 const NAMES = ['F3', 'M2', 'M1', 'P', 'F1']
 const keys = NAMES.map(() => generateSecretKey())
 const pubs = keys.map((k) => getPublicKey(k))

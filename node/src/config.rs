@@ -18,7 +18,9 @@ pub struct PriceConfig {
     /// Price per EVENT delivered on a subscription, paid by the subscriber after delivery.
     pub event_delivered: u64,
     /// Unpaid delivery (units) a subscriber may owe: at this credit the publisher pauses the
-    /// subscription's delivery and resumes it as payment arrives.
+    /// subscription's delivery and resumes it as payment arrives. With the subscriber paying
+    /// once per round trip, `delivery_credit / event_delivered` EVENTs per round trip is the
+    /// most a subscription delivers (default 1 000: 100 EVENTs, the price of one period).
     pub delivery_credit: u64,
     /// Seconds a paused subscription waits for payment before it is closed with
     /// `CLOSED "payment-required: …"` (docs/btp-nips.md §4).
@@ -36,7 +38,7 @@ impl Default for PriceConfig {
             subscription: 1_000,
             subscription_period_secs: 86_400,
             event_delivered: 10,
-            delivery_credit: 100,
+            delivery_credit: 1_000,
             delivery_grace_secs: default_delivery_grace_secs(),
             event_published: None,
         }

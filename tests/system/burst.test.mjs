@@ -19,7 +19,7 @@ useWebSocketImplementation(WebSocket)
 
 const EVENTS = Number(process.env.BURST_EVENTS ?? 10000)
 const WINDOW = Number(process.env.BURST_WINDOW ?? 16)
-const PRICES = { subscription: 1000, subscription_period_secs: 86400, event_delivered: 10, delivery_credit: 100 }
+const PRICES = { subscription: 1000, subscription_period_secs: 86400, event_delivered: 10, delivery_credit: 1000 }
 const FEE = { fixed: 2, basis_points: 0 }
 const NAMES = ['F3', 'M2', 'M1', 'P', 'F1']
 const keys = NAMES.map(() => generateSecretKey())

@@ -31,10 +31,12 @@ pub(crate) struct Inbound {
     backlog: Vec<Arc<Event>>,
     /// The backlog overflowed during the replay: run the replay's query again.
     replay_again: bool,
-    /// Messages waiting for delivery, sent one at a time by [`pump`].
+    /// Messages waiting for delivery, sent in batches by [`pump`].
     queue: VecDeque<Item>,
     /// A pump task is running for this subscription.
     pumping: bool,
+    /// Wakes a running pump that waits on its deliveries in flight (new items, a payment).
+    wake: Arc<tokio::sync::Notify>,
     /// When deliveries started failing (unix s); `None` while they succeed.
     failing_since: Option<u64>,
     /// Delivery is paused at the credit limit since this time (unix s), waiting for payment.
@@ -54,6 +56,7 @@ impl Inbound {
             replay_again: false,
             queue: VecDeque::new(),
             pumping: false,
+            wake: Arc::new(tokio::sync::Notify::new()),
             failing_since: None,
             unpaid_since: None,
             paused: false,
@@ -501,6 +504,10 @@ fn enqueue(node: &Arc<Node>, key: &Key, items: Vec<Item>) {
             bump(&mut s.record);
             (false, Some(s.record.clone()))
         } else {
+            if s.pumping {
+                // A running pump picks the items up as soon as its window allows.
+                s.wake.notify_one();
+            }
             (!s.paused && !std::mem::replace(&mut s.pumping, true), None)
         }
     };
@@ -543,8 +550,9 @@ enum Step {
 pub const BATCH_BYTES: usize = 14_000;
 
 /// Take the next batch off the queue: as many messages as fit in [`BATCH_BYTES`] and, for
-/// EVENTs, in the delivery credit (counting the batch's own events as due).
-fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig) -> Step {
+/// EVENTs, in the delivery credit (counting the events of batches in flight and the batch's
+/// own events as due).
+fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig, in_flight: u64) -> Step {
     if s.record.status != "active" {
         return Step::Stop;
     }
@@ -554,7 +562,7 @@ fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig) -
             Item::Eose => RelayMessage::Eose { subscription_id: key.1.clone() },
             Item::Event(event) => {
                 let due = s.record.periods_paid * prices.subscription
-                    + (s.record.events_delivered + events + 1) * prices.event_delivered;
+                    + (s.record.events_delivered + in_flight + events + 1) * prices.event_delivered;
                 if due.saturating_sub(s.record.amount_paid) > prices.delivery_credit {
                     s.queue.push_front(item);
                     break;
@@ -581,7 +589,7 @@ fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig) -
     // The next EVENT is over the credit: pause, and close once the grace time is over.
     let now = crate::clock::now_secs();
     let waited = now.saturating_sub(*s.unpaid_since.get_or_insert(now));
-    if waited >= prices.delivery_grace_secs {
+    if waited >= prices.delivery_grace_secs && in_flight == 0 {
         s.record.status = "closed: unpaid delivery over credit".into();
         bump(&mut s.record);
         return Step::Close(s.record.clone());
@@ -589,72 +597,126 @@ fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig) -
     Step::Pause(std::time::Duration::from_secs(prices.delivery_grace_secs - waited))
 }
 
-/// Deliver a subscription's queue in batches ([`next_batch`]), each awaited until the
-/// subscriber fulfilled it (= stored it). Only fulfilled deliveries count as due. At the
-/// credit limit delivery pauses (flow control): a payment resumes it ([`apply_committed`]);
-/// a subscriber that does not pay within `delivery_grace_secs` is closed with
-/// `CLOSED payment-required:`.
+/// Batches of one subscription in flight at once (each one Prepare; the STREAM sender keeps
+/// several Prepares in flight per connection, RFC 29).
+pub const PUMP_WINDOW: usize = 4;
+
+/// A batch sent and not yet answered: its outcome, the items it carried and its EVENT count.
+type InFlight = (tokio::sync::oneshot::Receiver<Result<(), crate::stream::SendError>>, Vec<Item>, u64);
+
+/// Deliver a subscription's queue in batches ([`next_batch`]), up to [`PUMP_WINDOW`] in flight,
+/// their outcomes taken in order. Only fulfilled deliveries (= stored by the subscriber)
+/// count as due; batches in flight count against the credit. At the credit limit, with
+/// nothing in flight, delivery pauses (flow control): a payment resumes it
+/// ([`apply_committed`]); a subscriber that does not pay within `delivery_grace_secs` is
+/// closed with `CLOSED payment-required:`.
 async fn pump(node: &Arc<Node>, key: &Key) {
     let prices = &node.config.prices;
+    let wake = match node.subs.inbound.lock().expect("poisoned").get(key) {
+        Some(s) => s.wake.clone(),
+        None => return,
+    };
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    let mut in_flight_events = 0u64;
+    // Items of failed batches, in order; once nothing is in flight they go back to the queue.
+    let mut failed: Vec<Item> = Vec::new();
     loop {
-        // Decide and record the pump's state under one lock, so an item queued meanwhile
-        // either is in this batch or finds the pump stopped and starts a new one (no lost
-        // wake-up, nothing cleared behind its back).
-        let (step, first_pause) = {
-            let mut map = node.subs.inbound.lock().expect("poisoned");
-            let Some(s) = map.get_mut(key) else { return };
-            let step = next_batch(s, key, prices);
-            let mut first_pause = false;
-            match step {
-                Step::Stop | Step::Close(_) => {
-                    if s.record.status != "active" {
-                        s.queue.clear();
+        // Fill the window. Decide and record the pump's state under one lock, so an item
+        // queued meanwhile either is in this batch or finds the pump stopped and starts a new
+        // one (no lost wake-up, nothing cleared behind its back).
+        while failed.is_empty() && in_flight.len() < PUMP_WINDOW {
+            let (step, first_pause) = {
+                let mut map = node.subs.inbound.lock().expect("poisoned");
+                let Some(s) = map.get_mut(key) else { return };
+                let step = next_batch(s, key, prices, in_flight_events);
+                let mut first_pause = false;
+                let idle = in_flight.is_empty();
+                match step {
+                    Step::Stop | Step::Close(_) if idle => {
+                        if s.record.status != "active" {
+                            s.queue.clear();
+                        }
+                        s.pumping = false;
                     }
-                    s.pumping = false;
+                    // Paused in the same lock: a payment committed from here on finds it paused
+                    // and resumes it ([`resume`]); one committed before was counted above.
+                    Step::Pause(_) if idle => {
+                        s.pumping = false;
+                        first_pause = !std::mem::replace(&mut s.paused, true);
+                    }
+                    _ => {}
                 }
-                // Paused in the same lock: a payment committed from here on finds it paused
-                // and resumes it ([`resume`]); one committed before was counted above.
-                Step::Pause(_) => {
-                    s.pumping = false;
-                    first_pause = !std::mem::replace(&mut s.paused, true);
+                (step, first_pause)
+            };
+            match step {
+                Step::Send(bytes, items, events) => match send_framed(node, key, bytes) {
+                    Some(rx) => {
+                        in_flight_events += events;
+                        in_flight.push_back((rx, items, events));
+                    }
+                    None => failed.extend(items),
+                },
+                // With deliveries in flight, their outcomes (or a wake-up) decide again.
+                _ if !in_flight.is_empty() => break,
+                Step::Close(record) => {
+                    let message = format!(
+                        "payment-required: delivery paused at the credit of {} units and not paid for {} s",
+                        prices.delivery_credit, prices.delivery_grace_secs
+                    );
+                    tracing::warn!(peer = %key.0, subscription = %key.1, "subscriber did not pay within the grace time; closing");
+                    send(node, key, RelayMessage::Closed { subscription_id: key.1.clone(), message });
+                    persist(node, record);
+                    return;
                 }
-                Step::Send(..) => {}
-            }
-            (step, first_pause)
-        };
-        let (bytes, items, events) = match step {
-            Step::Send(bytes, items, events) => (bytes, items, events),
-            Step::Close(record) => {
-                let message = format!(
-                    "payment-required: delivery paused at the credit of {} units and not paid for {} s",
-                    prices.delivery_credit, prices.delivery_grace_secs
-                );
-                tracing::warn!(peer = %key.0, subscription = %key.1, "subscriber did not pay within the grace time; closing");
-                send(node, key, RelayMessage::Closed { subscription_id: key.1.clone(), message });
-                persist(node, record);
-                return;
-            }
-            Step::Pause(wait) => {
-                tracing::debug!(peer = %key.0, subscription = %key.1, "delivery paused at the credit limit");
-                if first_pause {
-                    // Re-check when the grace time is over (a payment resumes it earlier).
-                    let (node, key) = (node.clone(), key.clone());
-                    tokio::spawn(async move {
-                        tokio::time::sleep(wait + std::time::Duration::from_millis(100)).await;
-                        resume(&node, &key);
-                    });
+                Step::Pause(wait) => {
+                    tracing::debug!(peer = %key.0, subscription = %key.1, "delivery paused at the credit limit");
+                    if first_pause {
+                        // Re-check when the grace time is over (a payment resumes it earlier).
+                        let (node, key) = (node.clone(), key.clone());
+                        tokio::spawn(async move {
+                            tokio::time::sleep(wait + std::time::Duration::from_millis(100)).await;
+                            resume(&node, &key);
+                        });
+                    }
+                    return;
                 }
-                return;
+                Step::Stop => return,
             }
-            Step::Stop => return,
+        }
+        let Some((rx, items, events)) = in_flight.pop_front() else {
+            // Nothing in flight and the window was not filled: only failures are left.
+            return retry_later(node, key, std::mem::take(&mut failed));
         };
-        let ok = match send_framed(node, key, bytes) {
-            Some(rx) => matches!(rx.await, Ok(Ok(()))),
-            None => false,
+        // The oldest batch's outcome, or a wake-up (new items, a payment) to fill the window.
+        let rx = if failed.is_empty() {
+            let mut rx = rx;
+            tokio::select! {
+                biased;
+                out = &mut rx => Ok(out),
+                _ = wake.notified() => Err(rx),
+            }
+        } else {
+            Ok(rx.await)
         };
-        if !ok {
-            // The path may come back (routes converge): keep the queue, retry later.
-            return retry_later(node, key, items);
+        let out = match rx {
+            Ok(out) => out,
+            Err(rx) => {
+                in_flight.push_front((rx, items, events));
+                continue;
+            }
+        };
+        in_flight_events -= events;
+        if !matches!(out, Ok(Ok(()))) {
+            // The path may come back (routes converge): keep the items, retry on a new stream
+            // once every batch in flight has answered.
+            if let Some(s) = node.subs.inbound.lock().expect("poisoned").get_mut(key) {
+                s.out = None;
+            }
+            failed.extend(items);
+            if in_flight.is_empty() {
+                return retry_later(node, key, std::mem::take(&mut failed));
+            }
+            continue;
         }
         let record = {
             let mut map = node.subs.inbound.lock().expect("poisoned");

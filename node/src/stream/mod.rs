@@ -8,8 +8,9 @@
 //! - [`receiver`]: decrypts incoming Prepares, reassembles stream data into BTP-NIPs
 //!   messages, asks `btpnips` to apply them (which commits before answering), then
 //!   fulfills or rejects with an encrypted STREAM reply.
-//! - [`sender`]: sends queued messages and payments one Prepare at a time, retrying
-//!   temporary failures with the same frames.
+//! - [`sender`]: a thin task around the sans-IO `protocol::stream::sender::SendMachine`:
+//!   several Prepares in flight (RFC 29 window), temporary failures retried with the same
+//!   frames, outcomes in order per stream.
 mod reassembly;
 mod receiver;
 mod sender;
@@ -72,7 +73,8 @@ impl Outgoing {
         amount: u64,
     ) -> Result<oneshot::Receiver<Result<(), SendError>>, SendError> {
         let (done, rx) = oneshot::channel();
-        self.tx.try_send(sender::Job { stream_id, data, amount, done }).map_err(|_| SendError::ConnectionClosed)?;
+        let job = sender::Job { stream_id, data, amount, min_received: amount, done };
+        self.tx.try_send(job).map_err(|_| SendError::ConnectionClosed)?;
         Ok(rx)
     }
 }
@@ -101,6 +103,15 @@ impl Endpoint {
     /// restarted and lost the connection's state). The next send opens a new one.
     pub fn reset_outgoing(&self, peer: &[u8; 32]) {
         self.outgoing.lock().expect("poisoned").remove(peer);
+    }
+
+    /// Drop our outgoing connection to `peer` if it is still the one with `tag` (its receiver
+    /// closed it); the next send opens a new one.
+    pub fn reset_outgoing_if(&self, peer: &[u8; 32], tag: &[u8; TAG_LEN]) {
+        let mut map = self.outgoing.lock().expect("poisoned");
+        if map.get(peer).is_some_and(|c| &c.tag == tag) {
+            map.remove(peer);
+        }
     }
 
     /// Number of (outgoing, incoming) connections, for status output.
