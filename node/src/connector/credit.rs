@@ -5,7 +5,9 @@
 //!
 //! Two users: the credit step of the connector chain ([`Credit`], for forwarded Prepares,
 //! reservation held until the next hop's outcome) and the local STREAM receiver
-//! ([`reserve`], once it knows a packet is fulfillable).
+//! ([`reserve`], once it knows a packet is fulfillable). The step runs after `route`, so a
+//! Prepare that cannot be routed is F02 without a balance read, even from a peer over its
+//! limit (when the connector was one function, the credit check came first and T04 won).
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
