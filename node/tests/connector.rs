@@ -152,3 +152,38 @@ async fn refuses_what_it_must_with_the_rfc27_code() {
     assert_eq!(balances(&node).await, (0, 0), "no refusal moved a balance");
     node.shutdown();
 }
+
+/// A peer that sends more Prepares than a link may have in flight (its next hop never
+/// answers, so they pile up): past the bound each one is rejected T05 at once, the held ones
+/// end R00 at their expiry, and the link then carries packets again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packets_past_the_links_in_flight_bound_are_rejected_t05_and_the_link_recovers() {
+    use futures_util::SinkExt;
+    use protocol::ilp::Packet;
+    let (_d, node, mut x, _y) = setup().await;
+    let bound = btpnips::link::MAX_INCOMING_IN_FLIGHT;
+    let total = bound + 36;
+    for i in 0..total {
+        let p = prepare(&node, 0, [i as u8; 32], 3_000);
+        let frame =
+            BtpPacket::Message { request_id: 5_000 + i as u32, protocol_data: vec![btp::ilp_entry(p.encode())] };
+        x.ws.send(tokio_tungstenite::tungstenite::Message::binary(frame.encode())).await.unwrap();
+    }
+    let (mut busy, mut timed_out) = (0, 0);
+    while busy + timed_out < total {
+        let Some(BtpPacket::Response { protocol_data, .. }) = x.next_packet().await else { panic!("link closed") };
+        match Packet::decode(&btp::find_entry(&protocol_data, "ilp").unwrap().data).unwrap() {
+            Packet::Reject(r) if r.code == ErrorCode::T05_RATE_LIMITED => {
+                assert!(r.message.starts_with("rate-limited:"), "{}", r.message);
+                assert_eq!(timed_out, 0, "refused at once, before any held packet expired");
+                busy += 1;
+            }
+            Packet::Reject(r) if r.code == ErrorCode::R00_TRANSFER_TIMED_OUT => timed_out += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!((busy, timed_out), (total - bound, bound), "exactly the bound was held");
+    let r = x.send(prepare(&node, 0, [1; 32], 1_500)).await.unwrap_err();
+    assert_eq!(r.code, ErrorCode::R00_TRANSFER_TIMED_OUT, "accepted and forwarded again: {}", r.message);
+    node.shutdown();
+}

@@ -25,6 +25,10 @@ use discovery::BootstrapPeer;
 
 type Ws = WebSocketStream<TcpStream>;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Incoming BTP Messages (Prepares, claims) one link may have in flight, answer not yet
+/// queued; past it a Prepare is rejected `T05` at once. (libp2p links have the same bound
+/// from request-response's concurrent streams.)
+pub const MAX_INCOMING_IN_FLIGHT: usize = 64;
 static NEXT_LINK_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Bind the peer listener and accept links until shutdown. Returns the bound address.
@@ -230,6 +234,7 @@ async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
     tracing::info!(peer = %account, direction, relation = ?who.relation, "peer link up");
 
     let mut pending: Pending = HashMap::new();
+    let admission = Arc::new(tokio::sync::Semaphore::new(MAX_INCOMING_IN_FLIGHT));
     let mut next_id: u32 = rand::random();
     let mut sweep = tokio::time::interval(Duration::from_secs(5));
     let mut stop = node.shutdown_signal();
@@ -264,7 +269,7 @@ async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
                     Ok(p) => p,
                     Err(e) => { tracing::warn!(peer = %account, error = %e, "unparseable BTP frame; closing link"); break; }
                 };
-                handle_frame(&node, &account, packet, &mut pending, &out_tx);
+                handle_frame(&node, &account, packet, &mut pending, &out_tx, &admission);
             }
         }
     }
@@ -283,13 +288,22 @@ fn handle_frame(
     packet: BtpPacket,
     pending: &mut Pending,
     out: &mpsc::Sender<Message>,
+    admission: &Arc<tokio::sync::Semaphore>,
 ) {
     match packet {
         BtpPacket::Message { request_id, protocol_data } => {
+            let Ok(permit) = admission.clone().try_acquire_owned() else {
+                // Over the in-flight bound: refuse at once, holding nothing (RFC 27 T05). A
+                // peer that does not read its answers either just loses this one.
+                let frame = super::dispatch::busy(node, request_id, MAX_INCOMING_IN_FLIGHT);
+                let _ = out.try_send(Message::binary(frame.encode()));
+                return;
+            };
             let (node, account, out) = (node.clone(), account.to_owned(), out.clone());
             tokio::spawn(async move {
                 let frame = super::dispatch::on_message(&node, &account, request_id, protocol_data).await;
                 let _ = out.send(Message::binary(frame.encode())).await;
+                drop(permit);
             });
         }
         BtpPacket::Response { request_id, protocol_data } => {

@@ -38,6 +38,18 @@ pub async fn on_message(
     BtpPacket::Response { request_id, protocol_data: vec![btp::ilp_entry(reply)] }
 }
 
+/// The answer to a BTP Message over a link's in-flight bound (`max` Messages awaiting their
+/// answer): a Response carrying an ILP Reject `T05 Rate Limited` (RFC 27 §3.3), so the sender
+/// retries later; nothing of the Prepare was looked at.
+pub fn busy(node: &Node, request_id: u32, max: usize) -> BtpPacket {
+    let reject = connector::reject(
+        node,
+        protocol::ilp::ErrorCode::T05_RATE_LIMITED,
+        &format!("rate-limited: more than {max} packets in flight on this link"),
+    );
+    BtpPacket::Response { request_id, protocol_data: vec![btp::ilp_entry(reject.encode())] }
+}
+
 /// The BTP Error for a Transfer: value moves by payment-channel claims instead.
 pub fn transfer_refused(request_id: u32) -> BtpPacket {
     btp_error(

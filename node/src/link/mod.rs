@@ -14,6 +14,7 @@ use protocol::ilp::{Fulfill, Prepare, Reject};
 use tokio::sync::{mpsc, oneshot};
 
 mod btp_ws;
+pub use btp_ws::MAX_INCOMING_IN_FLIGHT;
 pub mod dispatch;
 mod handshake;
 pub mod p2p;
