@@ -106,12 +106,17 @@ pub fn on_new_event(node: &Arc<Node>, event: &Arc<Event>) {
 pub(crate) enum Incoming {
     Client(ClientMessage),
     Relay(RelayMessage),
+    /// The publisher's account of a resumed subscription (docs/btp-nips.md §4).
+    Account(protocol::btpnips::account::Account),
 }
 
 fn parse(text: &str) -> Result<Incoming, String> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("invalid: not JSON: {e}"))?;
     let arr = value.as_array().ok_or("invalid: message is not a JSON array")?;
     let kind = arr.first().and_then(|v| v.as_str()).ok_or("invalid: message type missing")?;
+    if kind == protocol::btpnips::account::ACCOUNT {
+        return protocol::btpnips::account::Account::parse(text).map(Incoming::Account);
+    }
     let relay_side = match kind {
         "EVENT" => arr.len() == 3,
         "EOSE" | "CLOSED" | "NOTICE" | "OK" => true,
@@ -175,6 +180,9 @@ pub async fn on_stream_packet(
                 }
                 Incoming::Relay(m) => {
                     subscriber::on_relay_message(node, &ctx, m, &mut staged_out, &mut fx.ops, &mut fx.after)?
+                }
+                Incoming::Account(a) => {
+                    subscriber::on_account(node, &ctx, a, &mut staged_out, &mut fx.ops, &mut fx.after)
                 }
             }
         }

@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
+use protocol::btpnips::account;
 use protocol::btpnips::addressing::TAG_LEN;
 use protocol::ilp::ErrorCode;
 use protocol::nostr::{ClientMessage, Event, Filter, RelayMessage};
@@ -43,6 +44,36 @@ pub(crate) struct Inbound {
     unpaid_since: Option<u64>,
     /// Paused at the credit limit: new items only queue; a payment or the grace timer resumes.
     paused: bool,
+    /// Bumped by every accepted REQ: batches of an older epoch that fail are not queued
+    /// again (the new REQ's replay covers them).
+    epoch: u64,
+    /// The newest `created_at` among delivered (fulfilled) EVENTs and their ids, at most
+    /// [`MAX_QUEUE`]: a resume REQ's replay from that second skips them, so nothing is
+    /// delivered, and charged, twice.
+    newest_delivered: Option<(u64, HashSet<String>)>,
+}
+
+impl Inbound {
+    /// Whether `event` was delivered at the newest second delivered (see `newest_delivered`).
+    fn delivered_at_newest(&self, event: &Event) -> bool {
+        self.newest_delivered.as_ref().is_some_and(|(t, ids)| *t == event.created_at && ids.contains(&event.id))
+    }
+
+    /// Record fulfilled EVENTs in `newest_delivered`.
+    fn note_delivered(&mut self, items: &[Item]) {
+        for item in items {
+            let Item::Event(e) = item else { continue };
+            match &mut self.newest_delivered {
+                Some((t, ids)) if *t == e.created_at => {
+                    if ids.len() < MAX_QUEUE {
+                        ids.insert(e.id.clone());
+                    }
+                }
+                Some((t, _)) if *t > e.created_at => {}
+                _ => self.newest_delivered = Some((e.created_at, HashSet::from([e.id.clone()]))),
+            }
+        }
+    }
 }
 
 impl Inbound {
@@ -60,6 +91,8 @@ impl Inbound {
             failing_since: None,
             unpaid_since: None,
             paused: false,
+            epoch: 0,
+            newest_delivered: None,
         }
     }
 }
@@ -180,8 +213,13 @@ pub(super) fn apply_committed(node: &Arc<Node>, staged: Staged) {
                 entry.replaying = true;
                 entry.backlog.clear();
                 entry.replay_again = false;
+                entry.epoch += 1;
                 // The replay (from the REQ's `since`) covers whatever was still queued.
                 entry.queue.clear();
+                if s.base.is_some() {
+                    // A resumed subscription: first tell the subscriber what we count.
+                    entry.queue.push_back(Item::Account);
+                }
                 entry.failing_since = None;
                 entry.paused = false;
                 entry.unpaid_since = None;
@@ -418,7 +456,8 @@ async fn replay(node: &Arc<Node>, key: Key, filters: Vec<Filter>) {
                     s.queue.clear();
                     continue 'again;
                 }
-                s.queue.extend(fresh.into_iter().map(|e| Item::Event(Arc::new(e))));
+                let undelivered: Vec<Event> = fresh.into_iter().filter(|e| !s.delivered_at_newest(e)).collect();
+                s.queue.extend(undelivered.into_iter().map(|e| Item::Event(Arc::new(e))));
                 if done {
                     s.queue.push_back(Item::Eose);
                     s.replaying = false;
@@ -487,6 +526,8 @@ pub const SUSPEND_AFTER_SECS: u64 = 600;
 enum Item {
     Event(Arc<Event>),
     Eose,
+    /// `["ACCOUNT", …]` with the record's figures when it is sent (docs/btp-nips.md §4).
+    Account,
 }
 
 /// Append to the subscription's delivery queue and make sure its pump runs (unless it is
@@ -559,6 +600,21 @@ fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig, i
     let (mut bytes, mut items, mut events) = (Vec::new(), Vec::new(), 0u64);
     while let Some(item) = s.queue.pop_front() {
         let msg = match &item {
+            Item::Account => {
+                let r = &s.record;
+                let due = r.periods_paid * prices.subscription + r.events_delivered * prices.event_delivered;
+                let figures = account::Figures {
+                    periods_paid: r.periods_paid,
+                    events_delivered: r.events_delivered,
+                    amount_paid: r.amount_paid,
+                    owed: due.saturating_sub(r.amount_paid),
+                };
+                let text = account::Account { subscription_id: key.1.clone(), figures }.to_json();
+                let framed = protocol::btpnips::framing::encode_message(&text).unwrap_or_default();
+                bytes.extend_from_slice(&framed);
+                items.push(item);
+                continue;
+            }
             Item::Eose => RelayMessage::Eose { subscription_id: key.1.clone() },
             Item::Event(event) => {
                 let due = s.record.periods_paid * prices.subscription
@@ -601,8 +657,9 @@ fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig, i
 /// several Prepares in flight per connection, RFC 29).
 pub const PUMP_WINDOW: usize = 4;
 
-/// A batch sent and not yet answered: its outcome, the items it carried and its EVENT count.
-type InFlight = (tokio::sync::oneshot::Receiver<Result<(), crate::stream::SendError>>, Vec<Item>, u64);
+/// A batch sent and not yet answered: its outcome, the items it carried, its EVENT count and
+/// the subscription's epoch when it was sent.
+type InFlight = (tokio::sync::oneshot::Receiver<Result<(), crate::stream::SendError>>, Vec<Item>, u64, u64);
 
 /// Deliver a subscription's queue in batches ([`next_batch`]), up to [`PUMP_WINDOW`] in flight,
 /// their outcomes taken in order. Only fulfilled deliveries (= stored by the subscriber)
@@ -625,10 +682,11 @@ async fn pump(node: &Arc<Node>, key: &Key) {
         // queued meanwhile either is in this batch or finds the pump stopped and starts a new
         // one (no lost wake-up, nothing cleared behind its back).
         while failed.is_empty() && in_flight.len() < PUMP_WINDOW {
-            let (step, first_pause) = {
+            let (step, first_pause, epoch) = {
                 let mut map = node.subs.inbound.lock().expect("poisoned");
                 let Some(s) = map.get_mut(key) else { return };
                 let step = next_batch(s, key, prices, in_flight_events);
+                let epoch = s.epoch;
                 let mut first_pause = false;
                 let idle = in_flight.is_empty();
                 match step {
@@ -646,13 +704,13 @@ async fn pump(node: &Arc<Node>, key: &Key) {
                     }
                     _ => {}
                 }
-                (step, first_pause)
+                (step, first_pause, epoch)
             };
             match step {
                 Step::Send(bytes, items, events) => match send_framed(node, key, bytes) {
                     Some(rx) => {
                         in_flight_events += events;
-                        in_flight.push_back((rx, items, events));
+                        in_flight.push_back((rx, items, events, epoch));
                     }
                     None => failed.extend(items),
                 },
@@ -683,7 +741,7 @@ async fn pump(node: &Arc<Node>, key: &Key) {
                 Step::Stop => return,
             }
         }
-        let Some((rx, items, events)) = in_flight.pop_front() else {
+        let Some((rx, items, events, epoch)) = in_flight.pop_front() else {
             // Nothing in flight and the window was not filled: only failures are left.
             return retry_later(node, key, std::mem::take(&mut failed));
         };
@@ -701,19 +759,26 @@ async fn pump(node: &Arc<Node>, key: &Key) {
         let out = match rx {
             Ok(out) => out,
             Err(rx) => {
-                in_flight.push_front((rx, items, events));
+                in_flight.push_front((rx, items, events, epoch));
                 continue;
             }
         };
         in_flight_events -= events;
         if !matches!(out, Ok(Ok(()))) {
             // The path may come back (routes converge): keep the items, retry on a new stream
-            // once every batch in flight has answered.
-            if let Some(s) = node.subs.inbound.lock().expect("poisoned").get_mut(key) {
-                s.out = None;
+            // once every batch in flight has answered. A batch of an older epoch is dropped:
+            // the newer REQ's replay covers it.
+            let current = match node.subs.inbound.lock().expect("poisoned").get_mut(key) {
+                Some(s) => {
+                    s.out = None;
+                    s.epoch == epoch
+                }
+                None => return,
+            };
+            if current {
+                failed.extend(items);
             }
-            failed.extend(items);
-            if in_flight.is_empty() {
+            if in_flight.is_empty() && !failed.is_empty() {
                 return retry_later(node, key, std::mem::take(&mut failed));
             }
             continue;
@@ -725,6 +790,7 @@ async fn pump(node: &Arc<Node>, key: &Key) {
             if events == 0 {
                 continue;
             }
+            s.note_delivered(&items);
             s.record.events_delivered += events;
             bump(&mut s.record);
             s.record.clone()

@@ -30,13 +30,16 @@ pub(crate) struct Outbound {
     paying: bool,
     /// Payments that failed in a row (reset by one that succeeds).
     pay_failures: u32,
+    /// No payment was sent for it since this process started: a publisher's `ACCOUNT` is
+    /// then the whole truth about what we paid, and what it says we owe is paid once.
+    fresh: bool,
 }
 
 impl Outbound {
     /// State for `record`, not yet opened with any node; local REQs wait until `synced`.
     fn new(record: SubscriptionRecord) -> (Self, watch::Receiver<bool>) {
         let (synced, rx) = watch::channel(false);
-        (Self { record, node: None, synced, unpaid: 0, paying: false, pay_failures: 0 }, rx)
+        (Self { record, node: None, synced, unpaid: 0, paying: false, pay_failures: 0, fresh: true }, rx)
     }
 }
 
@@ -257,14 +260,15 @@ async fn open(node: &Arc<Node>, peer: &str) {
         finish(node, peer, |r| r.status = why.clone());
         return;
     }
-    // Resume after the newest event of the publisher we hold, not counting its Kind 32001
-    // announcement (it arrives by gossip, not on the subscription; one is kept per key).
+    // Resume from the second of the newest event of the publisher we hold (inclusive: others
+    // of that second may not have arrived; the publisher skips those it delivered), not
+    // counting its Kind 32001 announcement (it arrives by gossip; one is kept per key).
     let since = match node
         .storage
         .query_events(&[Filter { authors: Some(vec![peer.to_owned()]), limit: Some(2), ..Default::default() }])
         .await
     {
-        Ok(v) => v.iter().find(|e| e.kind != protocol::btpnips::announcement::KIND).map(|e| e.created_at + 1),
+        Ok(v) => v.iter().find(|e| e.kind != protocol::btpnips::announcement::KIND).map(|e| e.created_at),
         Err(_) => None,
     };
     let conn = match node.stream.outgoing(node, pk) {
@@ -353,6 +357,10 @@ struct StagedOut {
     /// When loaded, we owed the publisher nothing for delivered events and no payment was
     /// failing: a `payment-required:` close is then stale, and the subscription re-opens.
     could_pay: bool,
+    /// When loaded, no payment had been sent since this process started.
+    fresh: bool,
+    /// An `ACCOUNT` was taken from this packet: the subscription is no longer fresh.
+    accounted: bool,
 }
 
 impl Staged {
@@ -366,10 +374,17 @@ impl Staged {
                 let (author, s) = served_by(&mut map, peer_node, subscription_id)?;
                 let record = s.record.clone();
                 let could_pay = s.unpaid == 0 && !s.paying && s.pay_failures == 0;
-                self.entries.insert(
-                    author.clone(),
-                    StagedOut { base: record.revision, record, delivered: 0, closed: None, synced: false, could_pay },
-                );
+                let entry = StagedOut {
+                    base: record.revision,
+                    record,
+                    delivered: 0,
+                    closed: None,
+                    synced: false,
+                    could_pay,
+                    fresh: s.fresh && !s.paying,
+                    accounted: false,
+                };
+                self.entries.insert(author.clone(), entry);
                 author.clone()
             }
         };
@@ -385,11 +400,17 @@ pub(super) fn apply_committed(node: &Arc<Node>, staged: Staged) {
         let mut map = node.subs.outbound.lock().expect("poisoned");
         for (author, st) in staged.entries {
             let Some(cur) = map.get_mut(&author) else { continue };
+            if st.accounted {
+                cur.fresh = false;
+            }
             if cur.record.revision == st.base {
                 cur.record = st.record;
-            } else if st.delivered > 0 || st.closed.is_some() {
+            } else if st.delivered > 0 || st.closed.is_some() || st.accounted {
                 // Another change committed meanwhile: apply ours on top of it.
                 cur.record.events_delivered += st.delivered;
+                if st.accounted {
+                    cur.record.amount_paid = st.record.amount_paid;
+                }
                 if st.closed.is_some() {
                     cur.record.status = st.record.status.clone();
                 }
@@ -406,6 +427,39 @@ pub(super) fn apply_committed(node: &Arc<Node>, staged: Staged) {
     }
     for record in repersist {
         persist(node, record);
+    }
+}
+
+/// The publisher's account of our resumed subscription (docs/btp-nips.md §4 "Resume"). If
+/// this process has sent no payment for it yet, what we paid is what the publisher received
+/// (our own record may lag it after a crash), and what it says we owe, up to its announced
+/// `delivery_credit` (all we ever trust it with), is paid now. Otherwise it is only logged:
+/// payments of ours in flight would be counted twice.
+pub(super) fn on_account(
+    node: &Arc<Node>,
+    ctx: &PacketContext,
+    account: protocol::btpnips::account::Account,
+    staged: &mut Staged,
+    ops: &mut Vec<Op>,
+    after: &mut Vec<Any>,
+) {
+    let f = account.figures;
+    let Some((author, s)) = staged.load(node, &ctx.peer, &account.subscription_id) else {
+        tracing::info!(peer = %ctx.peer, subscription = %account.subscription_id, "ACCOUNT for no subscription of ours");
+        return;
+    };
+    tracing::info!(peer = %ctx.peer, %author, owed = f.owed, paid = f.amount_paid, delivered = f.events_delivered, ours = s.record.amount_paid, fresh = s.fresh, "publisher's account of our subscription");
+    if !s.fresh || s.accounted {
+        return;
+    }
+    s.accounted = true;
+    s.record.amount_paid = f.amount_paid;
+    bump(&mut s.record);
+    ops.push(Op::UpsertSubscription(s.record.clone()));
+    let trust = node.peer_info(&ctx.peer).map(|i| i.prices.delivery_credit).unwrap_or(0);
+    let pay = f.owed.min(trust);
+    if pay > 0 {
+        after.push(Any::Subscriber(After::Pay { author, amount: pay }));
     }
 }
 
@@ -510,6 +564,7 @@ async fn pay_delivered(node: &Arc<Node>, author: &str) {
                 return;
             }
             let peer = s.node.clone().unwrap_or_else(|| author.to_owned());
+            s.fresh = false;
             (peer, s.record.stream_id, std::mem::take(&mut s.unpaid))
         };
         let (peer, stream_id, amount) = job;

@@ -47,6 +47,8 @@ pub struct Outgoing {
     pub tag: [u8; TAG_LEN],
     next_stream: AtomicU64,
     tx: mpsc::Sender<sender::Job>,
+    /// Set when this connection is given up: its task fails what it holds and stops.
+    cancel: tokio::sync::watch::Sender<bool>,
 }
 
 impl Outgoing {
@@ -93,16 +95,21 @@ impl Endpoint {
             return Ok(c.clone());
         }
         let tag: [u8; TAG_LEN] = rand::random();
-        let tx = sender::spawn(node.clone(), peer, tag)?;
-        let conn = Arc::new(Outgoing { peer, tag, next_stream: AtomicU64::new(0), tx });
+        let (cancel, cancelled) = tokio::sync::watch::channel(false);
+        let tx = sender::spawn(node.clone(), peer, tag, cancelled)?;
+        let conn = Arc::new(Outgoing { peer, tag, next_stream: AtomicU64::new(0), tx, cancel });
         map.insert(peer, conn.clone());
         Ok(conn)
     }
 
     /// Drop our outgoing connection to `peer` (after its link came back: the peer may have
     /// restarted and lost the connection's state). The next send opens a new one.
+    /// Its task stops at once: packets it still held (retries towards a peer that restarted)
+    /// would reach the new process as data after a gap that nobody reads.
     pub fn reset_outgoing(&self, peer: &[u8; 32]) {
-        self.outgoing.lock().expect("poisoned").remove(peer);
+        if let Some(old) = self.outgoing.lock().expect("poisoned").remove(peer) {
+            old.cancel.send_replace(true);
+        }
     }
 
     /// Drop our outgoing connection to `peer` if it is still the one with `tag` (its receiver

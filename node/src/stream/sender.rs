@@ -17,7 +17,7 @@ use protocol::btpnips::secret::shared_secret;
 use protocol::ilp::{Address, ErrorCode, Prepare, Reject};
 use protocol::stream::sender::{Announce, Event, Job as MachineJob, JobError, JobId, SendMachine, SenderConfig};
 use protocol::stream::{StreamKeys, StreamPacket};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::connector::{self, Source};
@@ -85,15 +85,22 @@ pub(super) struct Job {
     pub done: oneshot::Sender<Result<(), SendError>>,
 }
 
-pub(super) fn spawn(node: Arc<Node>, peer: [u8; 32], tag: [u8; TAG_LEN]) -> Result<mpsc::Sender<Job>, SendError> {
+/// Start the task of our connection to `peer` with `tag`; it stops when `cancelled` turns
+/// true (see `Endpoint::reset_outgoing`).
+pub(super) fn spawn(
+    node: Arc<Node>,
+    peer: [u8; 32],
+    tag: [u8; TAG_LEN],
+    cancelled: watch::Receiver<bool>,
+) -> Result<mpsc::Sender<Job>, SendError> {
     let secret = shared_secret(&node.key.secret, &peer, &tag).map_err(|_| SendError::UnknownPeer)?;
-    Ok(start(node, Target::BtpNips { peer, tag }, &secret))
+    Ok(start(node, Target::BtpNips { peer, tag }, &secret, cancelled))
 }
 
-fn start(node: Arc<Node>, target: Target, secret: &[u8; 32]) -> mpsc::Sender<Job> {
+fn start(node: Arc<Node>, target: Target, secret: &[u8; 32], cancelled: watch::Receiver<bool>) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel::<Job>(JOB_QUEUE);
     let task = Task::new(node, target, secret);
-    tokio::spawn(task.run(rx));
+    tokio::spawn(task.run(rx, cancelled));
     tx
 }
 
@@ -130,7 +137,8 @@ pub async fn pay(
     amount: u64,
     data: Vec<u8>,
 ) -> Result<PayOutcome, SendError> {
-    let tx = start(node.clone(), Target::Fixed(destination), &shared_secret);
+    let (_keep, cancelled) = watch::channel(false);
+    let tx = start(node.clone(), Target::Fixed(destination), &shared_secret, cancelled);
     let mut out = PayOutcome { delivered: 0, packets: 0, max_packet_amount: None };
     let mut data = Some(data);
     while out.delivered < amount || data.is_some() {
@@ -215,9 +223,20 @@ impl Task {
         }
     }
 
-    async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+    async fn run(mut self, mut jobs: mpsc::Receiver<Job>, mut cancelled: watch::Receiver<bool>) {
         let mut open = true;
+        // False once the connection's owner is gone (nobody can cancel any more).
+        let mut cancellable = true;
         loop {
+            if *cancelled.borrow() {
+                self.machine.abort("connection reset: the peer's link came back");
+                self.report();
+                jobs.close();
+                while let Some(job) = jobs.recv().await {
+                    let _ = job.done.send(Err(SendError::ConnectionClosed));
+                }
+                return;
+            }
             self.transmit();
             self.report();
             if self.machine.is_closed() {
@@ -237,6 +256,7 @@ impl Task {
                     None => open = false,
                 },
                 Some(answer) = self.answers.recv() => self.on_answer(answer),
+                changed = cancelled.changed(), if cancellable => cancellable = changed.is_ok(),
                 _ = tokio::time::sleep_until(timeout.map(Instant::from_std).unwrap_or_else(Instant::now)), if timeout.is_some() => {
                     self.machine.handle_timeout(Instant::now().into_std());
                 }

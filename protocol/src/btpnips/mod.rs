@@ -9,6 +9,7 @@
 //! - [`info`]: the node info (address, asset, prices) exchanged when a link comes up.
 //! - [`announcement`]: Kind 32001 node announcements (signed node info, multiaddrs, expiry).
 //! - [`owner`]: Kind 32001 owner pointers (an owner key naming the node that publishes for it).
+pub mod account;
 pub mod addressing;
 pub mod announcement;
 pub mod auth;

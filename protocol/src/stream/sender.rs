@@ -260,7 +260,21 @@ impl SendMachine {
         id
     }
 
-    /// Whether a `ConnectionClose` ended this connection.
+    /// The application gave the connection up (e.g. the peer restarted and a new connection
+    /// replaces it): every job fails with [`JobError::Closed`] at once, nothing more is sent,
+    /// and answers to what is in flight are ignored.
+    pub fn abort(&mut self, why: &str) {
+        self.closed = Some(why.to_owned());
+        for j in self.jobs.iter_mut().filter(|j| j.failed.is_none()) {
+            j.failed = Some(JobError::Closed(why.to_owned()));
+        }
+        self.in_flight.clear();
+        self.retries.clear();
+        self.due.clear();
+        self.emit_done();
+    }
+
+    /// Whether a `ConnectionClose` (or [`Self::abort`]) ended this connection.
     pub fn is_closed(&self) -> bool {
         self.closed.is_some()
     }

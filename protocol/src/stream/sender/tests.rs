@@ -319,3 +319,23 @@ fn jobs_larger_than_a_packet_are_split_and_done_once() {
     }
     assert_eq!(done(&mut m), vec![(a, Ok(()))]);
 }
+
+#[test]
+fn abort_fails_everything_and_ignores_late_answers() {
+    let now = Instant::now();
+    let mut m = machine(4);
+    let a = m.push(job(1, 10, 0));
+    let b = m.push(job(3, 10, 5));
+    let sent = drain(&mut m, now);
+    m.on_reject(sent[1].sequence, rejection(ErrorCode::T01_PEER_UNREACHABLE), None, now);
+    m.abort("peer restarted");
+    let out = done(&mut m);
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|(id, r)| (*id == a || *id == b) && matches!(r, Err(JobError::Closed(_)))));
+    fulfill(&mut m, &sent[0]);
+    assert!(done(&mut m).is_empty(), "a late Fulfill finds nothing");
+    assert!(
+        m.poll_transmit(now + Duration::from_secs(60)).is_none() && m.poll_timeout().is_none(),
+        "no retry after abort"
+    );
+}
