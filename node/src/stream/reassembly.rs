@@ -66,6 +66,11 @@ impl RecvStream {
         self.window.check_stream(stream_id, offset, len)
     }
 
+    /// The offset of the next byte the stream expects (everything before it was consumed).
+    pub fn next_offset(&self) -> u64 {
+        self.next_offset
+    }
+
     /// Count money received on this stream; returns the new total.
     pub fn add_money(&mut self, amount: u64) -> u64 {
         self.money = self.money.saturating_add(amount);

@@ -6,7 +6,9 @@
 //! (else F99 with an encrypted reply: an unfulfillable probe), the amount must reach the
 //! sender's minimum (else F99 with reply). Then frames are applied to copies of the stream
 //! states, `btpnips` commits what the messages mean, and only then does the Fulfill go out.
-use std::collections::HashMap;
+//! On BTP-NIPs connections a packet whose data starts after a gap is parked until the packets
+//! before it arrived ([`PARK_FOR`]), so a Fulfill always means its messages were committed.
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use protocol::btpnips::addressing::TAG_LEN;
@@ -95,13 +97,35 @@ pub(super) fn spawn(
     let mut actor =
         Receiver { node, kind, keys: StreamKeys::derive(&secret), streams: HashMap::new(), ids, advertised: false };
     tokio::spawn(async move {
-        while let Some(p) = rx.recv().await {
-            let out = actor.handle(p.from, p.prepare).await;
-            let _ = p.reply.send(out);
+        // Packets whose data lies after a gap, with when they give up (see `PARK_FOR`).
+        let mut parked: VecDeque<(tokio::time::Instant, Packet)> = VecDeque::new();
+        loop {
+            let deadline = parked.front().map(|(t, _)| *t);
+            tokio::select! {
+                p = rx.recv() => {
+                    let Some(p) = p else { break };
+                    actor.offer(p, &mut parked).await;
+                }
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => {
+                    let now = tokio::time::Instant::now();
+                    while parked.front().is_some_and(|(t, _)| *t <= now) {
+                        let (_, p) = parked.pop_front().expect("front exists");
+                        let _ = p.reply.send(Err(actor.out_of_order(&p.prepare)));
+                    }
+                }
+            }
         }
     });
     Ok(tx)
 }
+
+/// How long a BTP-NIPs packet whose stream data starts after a gap waits for the packets
+/// before it (a sender keeps several in flight, and they may overtake each other on the way).
+/// Its messages can only be applied, and so fulfilled, once the gap is filled: a Fulfill
+/// means committed. Past this it is rejected `R00` and the sender sends it again.
+pub const PARK_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+/// Most packets parked per connection (the sender's window is 8); past it, `R00` at once.
+pub const MAX_PARKED: usize = 16;
 
 /// Highest stream id a sender may open on one connection (RFC 29 §3.3: ConnectionMaxStreamId).
 /// BTP-NIPs opens a stream per REQ on a long-lived connection, so this is generous.
@@ -122,6 +146,54 @@ struct Receiver {
 type Violation = (CloseCode, String);
 
 impl Receiver {
+    /// Handle a packet, or park it while its data waits for earlier bytes; then handle every
+    /// parked packet the progress made ready, in offset order.
+    async fn offer(&mut self, p: Packet, parked: &mut VecDeque<(tokio::time::Instant, Packet)>) {
+        if self.after_gap(&p.prepare) {
+            if parked.len() >= MAX_PARKED {
+                let _ = p.reply.send(Err(self.out_of_order(&p.prepare)));
+            } else {
+                parked.push_back((tokio::time::Instant::now() + PARK_FOR, p));
+            }
+            return;
+        }
+        let out = self.handle(p.from, p.prepare).await;
+        let _ = p.reply.send(out);
+        while let Some(i) = parked.iter().position(|(_, q)| !self.after_gap(&q.prepare)) {
+            let (_, q) = parked.remove(i).expect("index in range");
+            let out = self.handle(q.from, q.prepare).await;
+            let _ = q.reply.send(out);
+        }
+    }
+
+    /// Whether the (BTP-NIPs) packet carries stream data that starts after bytes we have not
+    /// received yet. Packets that do not decrypt are not parked (`handle` refuses them).
+    fn after_gap(&self, prepare: &Prepare) -> bool {
+        if !matches!(self.kind, ConnectionKind::BtpNips(..)) {
+            return false;
+        }
+        let Some(packet) = self.keys.decrypt(&prepare.data).ok().and_then(|p| StreamPacket::decode(&p).ok()) else {
+            return false;
+        };
+        packet.frames.iter().any(|f| match f {
+            Frame::StreamData { stream_id, offset, .. } => {
+                *offset > self.streams.get(stream_id).map(RecvStream::next_offset).unwrap_or(0)
+            }
+            _ => false,
+        })
+    }
+
+    /// The Reject for a packet whose gap did not fill in time (RFC 27 `R00`, with our STREAM
+    /// reply so the sender knows it was read).
+    fn out_of_order(&self, prepare: &Prepare) -> Reject {
+        let seq = self.keys.decrypt(&prepare.data).ok().and_then(|p| StreamPacket::decode(&p).ok()).map(|p| p.sequence);
+        let message = "out of order: the stream data before this packet did not arrive in time";
+        match seq {
+            Some(seq) => self.reply_reject(seq, prepare.amount, ErrorCode::R00_TRANSFER_TIMED_OUT, message),
+            None => reject(&self.node, ErrorCode::R00_TRANSFER_TIMED_OUT, message),
+        }
+    }
+
     async fn handle(&mut self, from: Source, prepare: Prepare) -> Result<Fulfill, Reject> {
         let node = self.node.clone();
         let Ok(plain) = self.keys.decrypt(&prepare.data) else {
