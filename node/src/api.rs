@@ -114,7 +114,7 @@ async fn settlement_close(
     }
     match crate::settlement::close_channels_from(&node, &req.peer).await {
         Ok(ids) => Json(serde_json::json!({ "closed": ids })).into_response(),
-        Err(e) => (StatusCode::CONFLICT, Json(serde_json::json!({ "error": e }))).into_response(),
+        Err(e) => (StatusCode::CONFLICT, Json(serde_json::json!({ "error": e.to_string() }))).into_response(),
     }
 }
 

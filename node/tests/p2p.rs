@@ -15,6 +15,7 @@ use protocol::btp::BtpPacket;
 use protocol::btpnips::announcement::Announcement;
 use protocol::btpnips::info::{self, NodeInfo};
 use protocol::nostr::{ClientMessage, RelayMessage};
+use storage::{CloseReason, SubscriptionStatus};
 use support::{pubkey_of, test_config};
 
 async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
@@ -262,7 +263,7 @@ async fn follow_without_a_route_links_directly() {
     }
     assert!(stored, "A's note reached C's store over the direct link");
     let sub = c.subs.records().into_iter().find(|r| r.peer == a.key.pubkey_hex).unwrap();
-    assert_eq!(sub.status, "active");
+    assert_eq!(sub.status, SubscriptionStatus::Active);
 
     // Unfollow: an empty, newer contact list.
     let empty = protocol::nostr::Event::sign(&c.key.secret, now + 1, 3, vec![], String::new(), [7; 32]).unwrap();
@@ -271,12 +272,16 @@ async fn follow_without_a_route_links_directly() {
         c.subs
             .records()
             .into_iter()
-            .find(|r| r.peer == a.key.pubkey_hex && r.status == "closed: unfollowed")
+            .find(|r| r.peer == a.key.pubkey_hex && r.status == SubscriptionStatus::Closed(CloseReason::Unfollowed))
             .map(|_| ())
     })
     .await;
     eventually("A to see the CLOSE", || {
-        a.subs.records().into_iter().find(|r| r.peer == c.key.pubkey_hex && r.status == "closed").map(|_| ())
+        a.subs
+            .records()
+            .into_iter()
+            .find(|r| r.peer == c.key.pubkey_hex && r.status == SubscriptionStatus::Closed(CloseReason::Subscriber))
+            .map(|_| ())
     })
     .await;
     for n in [&a, &b, &c] {
@@ -337,7 +342,11 @@ async fn owner_with_a_separate_signer_is_followed_through_its_pointer() {
     .unwrap();
     assert!(btpnips::ingest::publish(&b, contacts).await.0);
     eventually("B's subscription to wait for O's node", || {
-        b.subs.records().into_iter().find(|r| r.peer == owner && r.status.starts_with("waiting")).map(|_| ())
+        b.subs
+            .records()
+            .into_iter()
+            .find(|r| r.peer == owner && r.status == SubscriptionStatus::WaitingForAnnouncement)
+            .map(|_| ())
     })
     .await;
 
@@ -354,9 +363,9 @@ async fn owner_with_a_separate_signer_is_followed_through_its_pointer() {
     .await;
     assert!(stored(&b, &note.id).await, "O's note reached B from A");
     let sub = record_of(&b, &owner);
-    assert_eq!(sub.status, "active");
+    assert_eq!(sub.status, SubscriptionStatus::Active);
     assert!(
-        a.subs.records().iter().any(|r| r.peer == b.key.pubkey_hex && r.status == "active"),
+        a.subs.records().iter().any(|r| r.peer == b.key.pubkey_hex && r.status.is_active()),
         "A serves B's subscription"
     );
     assert!(c.subs.records().is_empty(), "C, which O never named, got no subscription");

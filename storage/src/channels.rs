@@ -3,6 +3,7 @@ use sqlx::SqliteConnection;
 
 use crate::error::{to_i64, to_u64};
 use crate::records::{ChannelRecord, Direction};
+use crate::status::ChannelStatus;
 use crate::StorageError;
 
 /// Apply [`crate::Op::UpsertChannel`]: insert, or replace a row with a lower revision.
@@ -28,7 +29,7 @@ pub(crate) async fn upsert(conn: &mut SqliteConnection, c: &ChannelRecord) -> Re
     .bind(to_i64("expiry", c.expiry)?)
     .bind(&c.claimed)
     .bind(&c.signature)
-    .bind(&c.status)
+    .bind(c.status.as_str())
     .bind(to_i64("revision", c.revision)?)
     .bind(to_i64("updated_at", c.updated_at)?)
     .execute(&mut *conn)
@@ -61,7 +62,7 @@ pub(crate) async fn list(conn: &mut SqliteConnection) -> Result<Vec<ChannelRecor
                 expiry: to_u64("expiry", r.8)?,
                 claimed: r.9,
                 signature: r.10,
-                status: r.11,
+                status: ChannelStatus::parse(&r.11),
                 revision: to_u64("revision", r.12)?,
                 updated_at: to_u64("updated_at", r.13)?,
             })

@@ -18,6 +18,7 @@ mod filter_json;
 mod ledger;
 mod records;
 mod sqlite;
+mod status;
 mod tables;
 mod writer;
 
@@ -33,6 +34,7 @@ pub use records::{
     Account, ChannelRecord, Direction, InsertOutcome, LedgerEntry, LedgerOutcome, Op, OpOutcome, PeerRecord,
     SubscriptionRecord,
 };
+pub use status::{ChannelStatus, CloseReason, SubscriptionStatus};
 pub use writer::{WriterHandle, WriterStats, MAX_BATCH};
 
 /// A node's database: read queries plus the [`WriterHandle`] for writes. Cheap to clone;

@@ -2,6 +2,8 @@
 use protocol::nostr::{Event, Filter};
 use serde::{Deserialize, Serialize};
 
+use crate::status::{ChannelStatus, SubscriptionStatus};
+
 /// One write operation. A submission (`Vec<Op>`) is applied atomically: all of it or none.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
@@ -176,8 +178,8 @@ pub struct SubscriptionRecord {
     pub paid_until: u64,
     /// Subscription periods paid for so far.
     pub periods_paid: u64,
-    /// Free-form state, e.g. `"active"`, `"closed"`.
-    pub status: String,
+    /// State; stored (and serialized) as its text, e.g. `"active"`, `"closed: unfollowed"`.
+    pub status: SubscriptionStatus,
     /// Monotonic revision: an upsert only replaces a stored row with a lower revision, so
     /// writes that reach the writer out of order never roll a record back.
     pub revision: u64,
@@ -238,8 +240,8 @@ pub struct ChannelRecord {
     pub claimed: String,
     /// The signature of that claim, 0x hex (65 bytes), if any.
     pub signature: Option<String>,
-    /// `open`, `closing`, `closed`, `reclaimed`, ...
-    pub status: String,
+    /// State; stored (and serialized) as its text: `open`, `closing`, `closed`, ...
+    pub status: ChannelStatus,
     /// Monotonic revision (see [`Op::UpsertChannel`]).
     pub revision: u64,
     /// Unix seconds.

@@ -2,7 +2,7 @@
 use sqlx::sqlite::SqliteConnection;
 
 use crate::error::{to_i64, to_u64, to_u8};
-use crate::{filter_json, Direction, PeerRecord, StorageError, SubscriptionRecord};
+use crate::{filter_json, Direction, PeerRecord, StorageError, SubscriptionRecord, SubscriptionStatus};
 
 /// Apply [`crate::Op::UpsertSubscription`].
 pub(crate) async fn upsert_subscription(
@@ -30,7 +30,7 @@ pub(crate) async fn upsert_subscription(
     .bind(to_i64("events_delivered", s.events_delivered)?)
     .bind(to_i64("paid_until", s.paid_until)?)
     .bind(to_i64("periods_paid", s.periods_paid)?)
-    .bind(&s.status)
+    .bind(s.status.to_string())
     .bind(to_i64("revision", s.revision)?)
     .bind(to_i64("created_at", s.created_at)?)
     .bind(to_i64("updated_at", s.updated_at)?)
@@ -79,7 +79,7 @@ pub(crate) async fn subscriptions(conn: &mut SqliteConnection) -> Result<Vec<Sub
                 events_delivered: to_u64("events_delivered", r.6)?,
                 paid_until: to_u64("paid_until", r.7)?,
                 periods_paid: to_u64("periods_paid", r.8)?,
-                status: r.9,
+                status: SubscriptionStatus::parse(&r.9),
                 revision: to_u64("revision", r.10)?,
                 created_at: to_u64("created_at", r.11)?,
                 updated_at: to_u64("updated_at", r.12)?,

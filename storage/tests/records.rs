@@ -7,7 +7,8 @@ use common::*;
 use protocol::nostr::Filter;
 use serde_json::json;
 use storage::{
-    Direction, LedgerEntry, LedgerOutcome, Op, OpOutcome, PeerRecord, Storage, StorageError, SubscriptionRecord,
+    ChannelStatus, CloseReason, Direction, LedgerEntry, LedgerOutcome, Op, OpOutcome, PeerRecord, Storage,
+    StorageError, SubscriptionRecord, SubscriptionStatus,
 };
 
 fn entry(account: &str, delta: i64, reference: &str, at: u64) -> LedgerEntry {
@@ -110,7 +111,7 @@ fn sub(direction: Direction, peer: &str, id: &str) -> SubscriptionRecord {
         events_delivered: 7,
         paid_until: 1_700_000_000,
         periods_paid: 1,
-        status: "active".into(),
+        status: SubscriptionStatus::Active,
         revision: 1,
         created_at: 1_600_000_000,
         updated_at: 1_600_000_001,
@@ -140,7 +141,7 @@ async fn subscriptions_round_trip() {
     b2.periods_paid = 2;
     b2.amount_paid = 2_000;
     b2.events_delivered = 8;
-    b2.status = "closed".into();
+    b2.status = SubscriptionStatus::Closed(CloseReason::Subscriber);
     b2.filters = vec![Filter::default()];
     s.writer().submit(vec![Op::UpsertSubscription(b2.clone())]).await.unwrap();
     let del =
@@ -190,12 +191,40 @@ async fn meta_set_and_overwrite() {
 async fn records_serialize_for_status_json() {
     let v = serde_json::to_value(sub(Direction::Inbound, "p", "s")).unwrap();
     assert_eq!(v["direction"], "inbound");
+    assert_eq!(v["status"], "active");
     assert_eq!(v["filters"][0]["#e"], json!(["x"]));
     assert_eq!(v["filters"][0]["kinds"], json!([1, 30023]));
     assert_eq!(v["filters"][1], json!({"ids": []}));
     let d: Direction = serde_json::from_str("\"outbound\"").unwrap();
     assert_eq!(d, Direction::Outbound);
     let _ = BTreeMap::<u8, u8>::new();
+}
+
+/// Statuses are stored as their text; text this build does not know (an older database) reads
+/// back as `Other` and is kept.
+#[tokio::test]
+async fn subscription_statuses_round_trip_through_the_database() {
+    let (_d, path, s) = open().await;
+    let statuses = [
+        SubscriptionStatus::Resuming(Some("no route to the publisher".into())),
+        SubscriptionStatus::Closed(CloseReason::Peer("F99 rate-limited: slow down".into())),
+        SubscriptionStatus::Closed(CloseReason::UnpaidOverCredit),
+        SubscriptionStatus::Other("paused by an older build".into()),
+    ];
+    let ops = statuses
+        .iter()
+        .enumerate()
+        .map(|(i, st)| {
+            let mut r = sub(Direction::Outbound, "p", &format!("s{i}"));
+            r.status = st.clone();
+            Op::UpsertSubscription(r)
+        })
+        .collect();
+    s.writer().submit(ops).await.unwrap();
+    drop(s);
+    let s = Storage::open_sqlite(&path).await.unwrap();
+    let read: Vec<SubscriptionStatus> = s.subscriptions().await.unwrap().into_iter().map(|r| r.status).collect();
+    assert_eq!(read, statuses);
 }
 
 #[tokio::test]
@@ -213,7 +242,7 @@ async fn channels_round_trip_and_never_roll_back() {
         expiry: 1_900_000_000,
         claimed: "30000000000000".into(),
         signature: Some(format!("0x{}", "11".repeat(65))),
-        status: "open".into(),
+        status: ChannelStatus::Open,
         revision: 2,
         updated_at: 1_700_000_000,
     };

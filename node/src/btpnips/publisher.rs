@@ -9,7 +9,7 @@ use protocol::btpnips::account;
 use protocol::btpnips::addressing::TAG_LEN;
 use protocol::ilp::ErrorCode;
 use protocol::nostr::{ClientMessage, Event, Filter, RelayMessage};
-use storage::{Direction, Op, SubscriptionRecord};
+use storage::{CloseReason, Direction, Op, SubscriptionRecord, SubscriptionStatus};
 
 use super::{frame, Refusal, RelayMessageOrClient};
 use crate::node::Node;
@@ -137,10 +137,10 @@ impl Change {
                 r.amount_paid += money;
                 r.filters = filters.clone();
                 r.stream_id = *stream_id;
-                r.status = "active".into();
+                r.status = SubscriptionStatus::Active;
             }
             Change::Payment(money) => r.amount_paid += money,
-            Change::Close => r.status = "closed".into(),
+            Change::Close => r.status = SubscriptionStatus::Closed(CloseReason::Subscriber),
         }
         bump(r);
     }
@@ -246,8 +246,8 @@ pub(super) fn restore(node: &Arc<Node>, record: SubscriptionRecord) {
     let key = (record.peer.clone(), record.subscription_id.clone());
     // Live delivery resumes when the subscriber sends its REQ again.
     let mut record = record;
-    if record.status == "active" {
-        record.status = "waiting-for-resume".into();
+    if record.status.is_active() {
+        record.status = SubscriptionStatus::WaitingForResume;
     }
     node.subs.inbound.lock().expect("poisoned").insert(key, Inbound::new(record));
 }
@@ -302,7 +302,7 @@ fn on_req(
     let key: Key = (ctx.peer.clone(), sub_id.clone());
     let known = staged.load(node, &key).is_some();
     if !known {
-        let open = |r: &SubscriptionRecord| r.peer == ctx.peer && !r.status.starts_with("closed");
+        let open = |r: &SubscriptionRecord| r.peer == ctx.peer && !r.status.is_closed();
         let held = node.subs.inbound.lock().expect("poisoned").values().filter(|s| open(&s.record)).count()
             + staged.entries.values().filter(|s| s.base.is_none() && open(&s.record)).count();
         if held >= MAX_SUBSCRIPTIONS_PER_PEER {
@@ -345,7 +345,8 @@ fn on_req(
             events_delivered: 0,
             paid_until: 0,
             periods_paid: 0,
-            status: String::new(),
+            // Replaced by `active` when the REQ's change applies, before it is staged.
+            status: SubscriptionStatus::Opening,
             revision: 0,
             created_at: now,
             updated_at: now,
@@ -396,7 +397,7 @@ pub(super) fn on_stream_closed(
     ops: &mut Vec<Op>,
 ) {
     for key in staged.on_stream(node, &ctx.peer, stream_id) {
-        if let Some(s) = staged.load(node, &key).filter(|s| s.record.status == "active") {
+        if let Some(s) = staged.load(node, &key).filter(|s| s.record.status.is_active()) {
             s.change(Change::Close, ops);
         }
     }
@@ -490,7 +491,7 @@ pub(super) fn on_new_event(node: &Arc<Node>, event: &Arc<Event>) {
         let mut map = node.subs.inbound.lock().expect("poisoned");
         let mut ready = Vec::new();
         for (k, s) in map.iter_mut() {
-            if s.record.status != "active" || !s.record.filters.iter().any(|f| f.matches(event)) {
+            if !s.record.status.is_active() || !s.record.filters.iter().any(|f| f.matches(event)) {
                 continue;
             }
             if s.replaying {
@@ -539,9 +540,9 @@ fn enqueue(node: &Arc<Node>, key: &Key, items: Vec<Item>) {
         let mut map = node.subs.inbound.lock().expect("poisoned");
         let Some(s) = map.get_mut(key) else { return };
         s.queue.extend(items);
-        if s.queue.len() > MAX_QUEUE && s.record.status == "active" {
+        if s.queue.len() > MAX_QUEUE && s.record.status.is_active() {
             s.queue.clear();
-            s.record.status = "closed: delivery queue overflow".into();
+            s.record.status = SubscriptionStatus::Closed(CloseReason::QueueOverflow);
             bump(&mut s.record);
             (false, Some(s.record.clone()))
         } else {
@@ -594,7 +595,7 @@ pub const BATCH_BYTES: usize = 14_000;
 /// EVENTs, in the delivery credit (counting the events of batches in flight and the batch's
 /// own events as due).
 fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig, in_flight: u64) -> Step {
-    if s.record.status != "active" {
+    if !s.record.status.is_active() {
         return Step::Stop;
     }
     let (mut bytes, mut items, mut events) = (Vec::new(), Vec::new(), 0u64);
@@ -646,7 +647,7 @@ fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig, i
     let now = crate::clock::now_secs();
     let waited = now.saturating_sub(*s.unpaid_since.get_or_insert(now));
     if waited >= prices.delivery_grace_secs && in_flight == 0 {
-        s.record.status = "closed: unpaid delivery over credit".into();
+        s.record.status = SubscriptionStatus::Closed(CloseReason::UnpaidOverCredit);
         bump(&mut s.record);
         return Step::Close(s.record.clone());
     }
@@ -691,7 +692,7 @@ async fn pump(node: &Arc<Node>, key: &Key) {
                 let idle = in_flight.is_empty();
                 match step {
                     Step::Stop | Step::Close(_) if idle => {
-                        if s.record.status != "active" {
+                        if !s.record.status.is_active() {
                             s.queue.clear();
                         }
                         s.pumping = false;
@@ -815,7 +816,7 @@ fn retry_later(node: &Arc<Node>, key: &Key, failed: Vec<Item>) {
         if now.saturating_sub(since) > SUSPEND_AFTER_SECS {
             tracing::warn!(peer = %key.0, "subscriber unreachable for {SUSPEND_AFTER_SECS} s; subscription suspended until it resumes");
             s.queue.clear();
-            s.record.status = "suspended: subscriber unreachable".into();
+            s.record.status = SubscriptionStatus::Suspended;
             bump(&mut s.record);
             persist(node, s.record.clone());
             return;

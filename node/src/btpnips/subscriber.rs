@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use protocol::ilp::ErrorCode;
 use protocol::nostr::{ClientMessage, Filter, RelayMessage};
-use storage::{Direction, Op, SubscriptionRecord};
+use storage::{CloseReason, Direction, Op, SubscriptionRecord, SubscriptionStatus};
 use tokio::sync::watch;
 
 use super::publisher::bump;
@@ -55,8 +55,8 @@ fn sub_id_for(peer: &str) -> String {
 }
 
 pub(super) fn restore(node: &Arc<Node>, mut record: SubscriptionRecord) {
-    if record.status == "active" || record.status == "opening" {
-        record.status = "resuming".into();
+    if record.status.is_open_or_opening() {
+        record.status = SubscriptionStatus::Resuming(None);
     }
     node.subs.outbound.lock().expect("poisoned").insert(record.peer.clone(), Outbound::new(record).0);
 }
@@ -67,7 +67,7 @@ pub(super) fn on_link_up(node: &Arc<Node>, peer: &str) {
         // Not "opening": that opening is under way and will use the new link.
         map.iter()
             .filter(|(author, s)| *author == peer || s.node.as_deref() == Some(peer))
-            .filter(|(_, s)| s.record.status == "active" || s.record.status.starts_with("resuming"))
+            .filter(|(_, s)| s.record.status.is_active() || s.record.status.is_resuming())
             .map(|(author, _)| author.clone())
             .collect()
     };
@@ -102,7 +102,7 @@ pub fn upstream_for(node: &Arc<Node>, filters: &[Filter]) -> Vec<watch::Receiver
         {
             let mut map = node.subs.outbound.lock().expect("poisoned");
             match map.get(&author) {
-                Some(s) if s.record.status.starts_with("closed") || s.record.status.starts_with("refused") => continue,
+                Some(s) if s.record.status.is_closed() || s.record.status.is_refused() => continue,
                 Some(s) => out.push(s.synced.subscribe()),
                 None => {
                     let (state, rx) = Outbound::new(new_record(&author));
@@ -131,7 +131,7 @@ fn new_record(author: &str) -> SubscriptionRecord {
         events_delivered: 0,
         paid_until: 0,
         periods_paid: 0,
-        status: "opening".into(),
+        status: SubscriptionStatus::Opening,
         revision: 0,
         created_at: now,
         updated_at: now,
@@ -147,9 +147,9 @@ pub fn follow(node: &Arc<Node>, author: &str) -> bool {
     {
         let mut map = node.subs.outbound.lock().expect("poisoned");
         match map.get_mut(author) {
-            Some(s) if matches!(s.record.status.as_str(), "active" | "opening") => return false,
+            Some(s) if s.record.status.is_open_or_opening() => return false,
             Some(s) => {
-                s.record.status = "opening".into();
+                s.record.status = SubscriptionStatus::Opening;
                 bump(&mut s.record);
             }
             None => {
@@ -167,8 +167,8 @@ pub fn unfollow(node: &Arc<Node>, author: &str) {
     let closing = {
         let mut map = node.subs.outbound.lock().expect("poisoned");
         let Some(s) = map.get_mut(author) else { return };
-        let was_open = s.record.status == "active";
-        s.record.status = "closed: unfollowed".into();
+        let was_open = s.record.status.is_active();
+        s.record.status = SubscriptionStatus::Closed(CloseReason::Unfollowed);
         bump(&mut s.record);
         persist(node, s.record.clone());
         let _ = s.synced.send_replace(true);
@@ -192,9 +192,9 @@ pub fn spawn_resumer(node: &Arc<Node>) {
         let waiting: Vec<String> = {
             let mut map = node.subs.outbound.lock().expect("poisoned");
             map.iter_mut()
-                .filter(|(_, s)| s.record.status.starts_with("resuming"))
+                .filter(|(_, s)| s.record.status.is_resuming())
                 .map(|(peer, s)| {
-                    s.record.status = "opening".into();
+                    s.record.status = SubscriptionStatus::Opening;
                     peer.clone()
                 })
                 .collect()
@@ -216,7 +216,7 @@ fn spawn_open(node: &Arc<Node>, peer: String) {
         if wait_for_route(&node, &peer).await {
             open(&node, &peer).await
         } else {
-            finish(&node, &peer, |r| r.status = "resuming: no route to the publisher".into());
+            finish(&node, &peer, |r| r.status = SubscriptionStatus::Resuming(Some("no route to the publisher".into())));
         }
     });
 }
@@ -244,20 +244,22 @@ pub(super) async fn wait_for_route(node: &Arc<Node>, peer: &str) -> bool {
 async fn open(node: &Arc<Node>, peer: &str) {
     let Some(info) = node.publisher_node(peer) else {
         // Not "resuming": the resumer would poll it; its announcement reopens it (follows.rs).
-        return finish(node, peer, |r| r.status = "waiting: no announcement of the publisher yet".into());
+        return finish(node, peer, |r| r.status = SubscriptionStatus::WaitingForAnnouncement);
     };
     if info.pubkey == node.key.pubkey_hex {
         // Another owner of this very node: its events are published here already.
-        return finish(node, peer, |r| r.status = "local: published on this node".into());
+        return finish(node, peer, |r| r.status = SubscriptionStatus::Local);
     }
     let Ok(pk) = protocol::btpnips::secret::parse_hex32(&info.pubkey) else { return };
     let cfg = &node.config;
     if info.prices.subscription > cfg.max_subscription_price || info.prices.event_delivered > cfg.max_event_price {
-        let why = format!(
-            "refused: peer asks {} per period and {} per event; our limits are {} and {}",
-            info.prices.subscription, info.prices.event_delivered, cfg.max_subscription_price, cfg.max_event_price
-        );
-        finish(node, peer, |r| r.status = why.clone());
+        let why = SubscriptionStatus::RefusedPrice {
+            period_price: info.prices.subscription,
+            event_price: info.prices.event_delivered,
+            max_period_price: cfg.max_subscription_price,
+            max_event_price: cfg.max_event_price,
+        };
+        finish(node, peer, |r| r.status = why);
         return;
     }
     // Resume from the second of the newest event of the publisher we hold (inclusive: others
@@ -273,13 +275,13 @@ async fn open(node: &Arc<Node>, peer: &str) {
     };
     let conn = match node.stream.outgoing(node, pk) {
         Ok(c) => c,
-        Err(e) => return finish(node, peer, |r| r.status = format!("resuming: {e}")),
+        Err(e) => return finish(node, peer, |r| r.status = SubscriptionStatus::Resuming(Some(e.to_string()))),
     };
     let stream_id = conn.open_stream();
     let now = crate::clock::now_secs();
     let Some((sub_id, mut filters, amount)) = ({
         let mut map = node.subs.outbound.lock().expect("poisoned");
-        map.get_mut(peer).filter(|s| !s.record.status.starts_with("closed")).map(|s| {
+        map.get_mut(peer).filter(|s| !s.record.status.is_closed()).map(|s| {
             // Local REQs from now on wait for this (re)opening's EOSE.
             s.synced.send_replace(false);
             s.record.stream_id = stream_id;
@@ -301,7 +303,7 @@ async fn open(node: &Arc<Node>, peer: &str) {
             let mut map = node.subs.outbound.lock().expect("poisoned");
             if let Some(s) = map.get_mut(peer) {
                 let r = &mut s.record;
-                r.status = "active".into();
+                r.status = SubscriptionStatus::Active;
                 if amount > 0 {
                     r.amount_paid += amount;
                     r.periods_paid += 1;
@@ -313,13 +315,15 @@ async fn open(node: &Arc<Node>, peer: &str) {
         }
         Err(SendError::Rejected(r)) => {
             tracing::warn!(peer, code = %r.code, message = %r.message, "peer refused our subscription");
-            finish(node, peer, |rec| rec.status = format!("closed: {} {}", r.code, r.message));
+            finish(node, peer, |rec| {
+                rec.status = SubscriptionStatus::Closed(CloseReason::Peer(format!("{} {}", r.code, r.message)))
+            });
             let message = if r.message.contains(": ") { r.message.clone() } else { format!("error: {}", r.message) };
             let _ = node.subs.upstream_closed.send(super::UpstreamClosed { author: peer.to_owned(), message });
         }
         Err(e) => {
             tracing::warn!(peer, error = %e, "could not open subscription; will retry when the link is back");
-            finish(node, peer, |rec| rec.status = "resuming".into());
+            finish(node, peer, |rec| rec.status = SubscriptionStatus::Resuming(None));
         }
     }
 }
@@ -420,7 +424,7 @@ pub(super) fn apply_committed(node: &Arc<Node>, staged: Staged) {
             if st.synced {
                 let _ = cur.synced.send_replace(true);
             }
-            if let Some(message) = st.closed.filter(|_| cur.record.status.starts_with("closed")) {
+            if let Some(message) = st.closed.filter(|_| cur.record.status.is_closed()) {
                 let _ = node.subs.upstream_closed.send(super::UpstreamClosed { author: author.clone(), message });
             }
         }
@@ -510,9 +514,9 @@ pub(super) fn on_relay_message(
                 // final, and our clients are told (CLOSED).
                 let reopen = (message.starts_with("payment-required:") && s.could_pay) || message.starts_with("error:");
                 s.record.status = if reopen {
-                    format!("resuming: the publisher closed it: {message}")
+                    SubscriptionStatus::Resuming(Some(format!("the publisher closed it: {message}")))
                 } else {
-                    format!("closed: {message}")
+                    SubscriptionStatus::Closed(CloseReason::Peer(message.clone()))
                 };
                 bump(&mut s.record);
                 ops.push(Op::UpsertSubscription(s.record.clone()));
@@ -559,7 +563,7 @@ async fn pay_delivered(node: &Arc<Node>, author: &str) {
             let mut map = node.subs.outbound.lock().expect("poisoned");
             let Some(s) = map.get_mut(author) else { return };
             // Not active (closed, or re-opening): what is unpaid waits for the next delivery.
-            if s.unpaid == 0 || s.record.status != "active" {
+            if s.unpaid == 0 || !s.record.status.is_active() {
                 s.paying = false;
                 return;
             }

@@ -22,7 +22,7 @@ pub async fn on_message(
     if primary == protocol::btpnips::info::CLAIM_PROTOCOL_NAME {
         return match crate::settlement::on_claim_message(node, account, &protocol_data[0].data).await {
             Ok(()) => BtpPacket::Response { request_id, protocol_data: vec![] },
-            Err(why) => btp_error(request_id, "F00", "NotAcceptedError", &why),
+            Err(why) => btp_error(request_id, "F00", "NotAcceptedError", &why.to_string()),
         };
     }
     let Some(entry) = btp::find_entry(&protocol_data, "ilp").filter(|_| primary == "ilp") else {

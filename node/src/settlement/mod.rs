@@ -14,6 +14,7 @@
 //!
 //! A chain that cannot be reached only delays on-chain steps: claims keep flowing off chain and
 //! the on-chain work is retried on the next tick.
+mod error;
 mod payee;
 mod payer;
 
@@ -25,6 +26,7 @@ use contracts::{ChannelClient, ChannelDomain};
 use protocol::btpnips::info::{ClaimMessage, SettlementInfo};
 use storage::{ChannelRecord, Direction};
 
+pub use error::{AmountError, ClaimRefusal, CloseError, PayError, PayerRefusal};
 pub use payee::close_channels_from;
 
 use crate::config::SettlementConfig;
@@ -121,7 +123,7 @@ impl Engine {
 pub async fn start(node: &Arc<Node>) -> Result<(), storage::StorageError> {
     let Some(engine) = node.settlement.as_ref() else { return Ok(()) };
     for c in node.storage.channels().await? {
-        if !matches!(c.status.as_str(), "closed" | "reclaimed" | "refunded") {
+        if !c.status.is_final() {
             engine.remember(c);
         }
     }
@@ -163,12 +165,13 @@ async fn tick(node: &Arc<Node>) {
 }
 
 /// A claim arrived over a link (BTP Message `btpnips_claim`). `Ok` means verified and, if
-/// higher than before, credited and committed; `Err` is the refusal reason for the BTP Error.
-pub async fn on_claim_message(node: &Arc<Node>, peer: &str, data: &[u8]) -> Result<(), String> {
+/// higher than before, credited and committed; `Err` is the refusal, whose text is the reason
+/// in the BTP Error (docs/btp-nips.md §6a).
+pub async fn on_claim_message(node: &Arc<Node>, peer: &str, data: &[u8]) -> Result<(), ClaimRefusal> {
     let Some(engine) = node.settlement.as_ref() else {
-        return Err("this node does not settle on chain".into());
+        return Err(ClaimRefusal::NotSettling);
     };
-    let claim: ClaimMessage = serde_json::from_slice(data).map_err(|e| format!("malformed claim: {e}"))?;
+    let claim: ClaimMessage = serde_json::from_slice(data).map_err(ClaimRefusal::Malformed)?;
     payee::on_claim(node, engine, peer, claim).await
 }
 
@@ -177,6 +180,7 @@ fn to_base(engine: &Engine, units: u64) -> U256 {
     U256::from(units) * engine.base_units_per_unit
 }
 
-fn parse_u256(s: &str) -> Result<U256, String> {
-    s.parse::<U256>().map_err(|e| format!("amount {s:?}: {e}"))
+/// Parse a decimal token amount (as stored, or as a claim carries it).
+fn parse_u256(s: &str) -> Result<U256, AmountError> {
+    s.parse::<U256>().map_err(|e| AmountError { text: s.to_owned(), reason: e.to_string() })
 }

@@ -3,58 +3,63 @@ use std::sync::Arc;
 
 use contracts::{verify_claim, AccountCode, Claim, B256};
 use protocol::btpnips::info::ClaimMessage;
-use storage::{ChannelRecord, Direction, Op};
+use storage::{ChannelRecord, ChannelStatus, Direction, Op};
 
-use super::{parse_u256, Engine, U256};
+use super::{parse_u256, ClaimRefusal, CloseError, Engine, PayerRefusal, U256};
 use crate::node::Node;
 
 /// Verify and apply one claim from `peer`. Claims are applied one at a time per node (the
 /// engine's claim lock), so two claims in flight can never both count the same difference.
-pub(super) async fn on_claim(node: &Arc<Node>, engine: &Engine, peer: &str, msg: ClaimMessage) -> Result<(), String> {
+pub(super) async fn on_claim(
+    node: &Arc<Node>,
+    engine: &Engine,
+    peer: &str,
+    msg: ClaimMessage,
+) -> Result<(), ClaimRefusal> {
     let _one_at_a_time = engine.claim_lock.lock().await;
     if msg.chain_id != engine.domain.chain_id
         || !msg.contract.eq_ignore_ascii_case(&engine.domain.contract.to_checksum(None))
     {
-        return Err("claim for another chain or contract".into());
+        return Err(ClaimRefusal::OtherDomain);
     }
     let sender: contracts::Address = {
         let peers = node.peers.lock().expect("poisoned");
-        let s = peers.get(peer).and_then(|i| i.settlement.as_ref()).ok_or("peer announced no settlement address")?;
-        s.address.parse().map_err(|e| format!("peer address: {e}"))?
+        let s = peers.get(peer).and_then(|i| i.settlement.as_ref()).ok_or(ClaimRefusal::NoPeerAddress)?;
+        s.address.parse().map_err(|e| ClaimRefusal::PeerAddress(format!("{e}")))?
     };
-    let id: B256 = msg.channel_id.parse().map_err(|e| format!("channel id: {e}"))?;
+    let id: B256 = msg.channel_id.parse().map_err(|e| ClaimRefusal::ChannelId(format!("{e}")))?;
     let cumulative = parse_u256(&msg.cumulative_amount)?;
     let mut signature = [0u8; 65];
     hex::decode_to_slice(msg.signature.trim_start_matches("0x"), &mut signature)
-        .map_err(|_| "signature is not 65 bytes of hex")?;
+        .map_err(|_| ClaimRefusal::SignatureEncoding)?;
 
     let mut ch = match engine.channel(peer, Direction::Inbound) {
         Some(c) if c.channel_id.eq_ignore_ascii_case(&msg.channel_id) => c,
         _ => first_sight(engine, peer, id, sender).await?,
     };
-    if ch.status != "open" {
-        return Err(format!("channel-closed: channel {} is {}; open a new one", ch.channel_id, ch.status));
+    if !ch.status.is_open() {
+        return Err(ClaimRefusal::ChannelClosed { channel_id: ch.channel_id, status: ch.status });
     }
     let previous = parse_u256(&ch.claimed)?;
     if cumulative == previous {
         return Ok(()); // a resend of what we have
     }
     if cumulative < previous {
-        return Err(format!("claim {cumulative} is lower than the {previous} already received"));
+        return Err(ClaimRefusal::Lower { claim: cumulative, previous });
     }
     if cumulative > parse_u256(&ch.deposit)? {
         // The payer may have topped up: only the chain's confirmed deposit counts.
-        let state = engine.client.channel(id).await.map_err(|e| format!("cannot read the channel: {e}"))?;
+        let state = engine.client.channel(id).await.map_err(ClaimRefusal::ReadChannel)?;
         ch.deposit = state.deposit.to_string();
         ch.expiry = state.expiry;
         if cumulative > state.deposit {
-            return Err(format!("claim {cumulative} exceeds the confirmed deposit {}", state.deposit));
+            return Err(ClaimRefusal::OverDeposit { claim: cumulative, deposit: state.deposit });
         }
     }
     verify_claim(&engine.domain, &Claim { channel_id: id, cumulative_amount: cumulative }, &signature, sender)
-        .map_err(|e| format!("invalid claim: {e}"))?;
+        .map_err(ClaimRefusal::InvalidSignature)?;
     let units = (cumulative / engine.base_units_per_unit) - (previous / engine.base_units_per_unit);
-    let units: u64 = units.try_into().map_err(|_| "claim difference too large")?;
+    let units: u64 = units.try_into().map_err(|_| ClaimRefusal::DifferenceTooLarge)?;
     ch.claimed = cumulative.to_string();
     ch.signature = Some(msg.signature.clone());
     ch.revision += 1;
@@ -70,7 +75,7 @@ pub(super) async fn on_claim(node: &Arc<Node>, engine: &Engine, peer: &str, msg:
         .writer()
         .submit(vec![Op::UpsertChannel(ch.clone()), Op::Ledger(entry)])
         .await
-        .map_err(|e| format!("could not store the claim: {e}"))?;
+        .map_err(ClaimRefusal::Store)?;
     tracing::info!(%peer, channel = %ch.channel_id, cumulative = %ch.claimed, units, "settlement: claim verified and credited");
     engine.remember(ch);
     Ok(())
@@ -83,28 +88,28 @@ async fn first_sight(
     peer: &str,
     id: B256,
     sender: contracts::Address,
-) -> Result<ChannelRecord, String> {
-    let state = engine.client.channel(id).await.map_err(|e| format!("cannot read the channel: {e}"))?;
-    let now = engine.client.block_timestamp().await.map_err(|e| format!("chain time: {e}"))?;
+) -> Result<ChannelRecord, ClaimRefusal> {
+    let state = engine.client.channel(id).await.map_err(ClaimRefusal::ReadChannel)?;
+    let now = engine.client.block_timestamp().await.map_err(ClaimRefusal::ChainTime)?;
     if state.sender != sender {
-        return Err("channel sender is not the peer's address".into());
+        return Err(ClaimRefusal::WrongSender);
     }
     if state.recipient != engine.client.address() {
-        return Err("channel does not pay this node".into());
+        return Err(ClaimRefusal::WrongRecipient);
     }
     if state.token != contracts::Address::ZERO {
-        return Err("only ETH channels are accepted".into());
+        return Err(ClaimRefusal::NotEth);
     }
     if state.closed {
-        return Err("channel is closed".into());
+        return Err(ClaimRefusal::ClosedOnChain);
     }
     if state.expiry <= now + engine.config.close_margin_secs {
-        return Err("channel expires too soon".into());
+        return Err(ClaimRefusal::ExpiresSoon);
     }
-    let code = engine.client.account_code(sender).await.map_err(|e| format!("cannot read the payer's code: {e}"))?;
+    let code = engine.client.account_code(sender).await.map_err(ClaimRefusal::ReadPayerCode)?;
     if let Some(why) = refusal(code, engine.config.accept_delegated_payers) {
         tracing::warn!(%peer, %sender, %code, "settlement: payer refused");
-        return Err(why);
+        return Err(why.into());
     }
     Ok(ChannelRecord {
         peer: peer.to_owned(),
@@ -118,7 +123,7 @@ async fn first_sight(
         expiry: state.expiry,
         claimed: "0".into(),
         signature: None,
-        status: "open".into(),
+        status: ChannelStatus::Open,
         revision: 0,
         updated_at: crate::clock::now_secs(),
     })
@@ -126,35 +131,30 @@ async fn first_sight(
 
 /// Close, on chain, every channel from `peer` that pays us, with the highest claim. Returns
 /// the closed channel ids. Errors: nothing to close, or the chain refused.
-pub async fn close_channels_from(node: &Arc<Node>, peer: &str) -> Result<Vec<String>, String> {
-    let engine = node.settlement.as_ref().ok_or("this node does not settle on chain")?;
-    let Some(ch) = engine.channel(peer, Direction::Inbound).filter(|c| c.status == "open") else {
-        return Err(format!("no open channel from {peer}"));
+pub async fn close_channels_from(node: &Arc<Node>, peer: &str) -> Result<Vec<String>, CloseError> {
+    let engine = node.settlement.as_ref().ok_or(CloseError::NotSettling)?;
+    let Some(ch) = engine.channel(peer, Direction::Inbound).filter(|c| c.status.is_open()) else {
+        return Err(CloseError::NoOpenChannel { peer: peer.to_owned() });
     };
     close(node, engine, ch).await.map(|id| vec![id])
 }
 
 /// The payee's policy on what a payer's address may carry (contracts/README.md "Trust model"):
-/// `Some(reason)` when claims from it are refused. The contract honours the payer key's ECDSA
+/// `Some(refusal)` when claims from it are refused. The contract honours the payer key's ECDSA
 /// claims whatever code the address carries, and this node takes only such claims; still, a
 /// delegated payer runs code we did not vet, so it is refused unless the operator accepts it,
 /// and a payer with contract code has no key that signs for it (its ERC-1271 claims are
 /// revocable by its code), so it is always refused.
-pub(crate) fn refusal(code: AccountCode, accept_delegated: bool) -> Option<String> {
+pub(crate) fn refusal(code: AccountCode, accept_delegated: bool) -> Option<PayerRefusal> {
     match code {
         AccountCode::None => None,
         AccountCode::Delegated(_) if accept_delegated => None,
-        AccountCode::Delegated(d) => Some(format!(
-            "payer-delegated: the payer's address carries an EIP-7702 delegation to {d}; this node does not accept delegated payers (settlement.accept_delegated_payers)"
-        )),
-        AccountCode::Contract => Some(
-            "payer-contract: the payer's address carries contract code; claims checked by ERC-1271 can be revoked, so they are not accepted"
-                .into(),
-        ),
+        AccountCode::Delegated(delegate) => Some(PayerRefusal::Delegated { delegate }),
+        AccountCode::Contract => Some(PayerRefusal::Contract),
     }
 }
 
-async fn close(node: &Arc<Node>, engine: &Engine, ch: ChannelRecord) -> Result<String, String> {
+async fn close(node: &Arc<Node>, engine: &Engine, ch: ChannelRecord) -> Result<String, CloseError> {
     // Take the highest claim and mark the channel `closing` under the claim lock, so no claim
     // is credited between choosing the amount and the close landing on chain (a claim arriving
     // from here on is refused `channel-closed:`; the lock is not held across the transaction).
@@ -162,25 +162,24 @@ async fn close(node: &Arc<Node>, engine: &Engine, ch: ChannelRecord) -> Result<S
         let _one_at_a_time = engine.claim_lock.lock().await;
         let Some(mut latest) = engine.channel(&ch.peer, Direction::Inbound).filter(|c| c.channel_id == ch.channel_id)
         else {
-            return Err(format!("channel {} is no longer tracked", ch.channel_id));
+            return Err(CloseError::NotTracked { channel_id: ch.channel_id });
         };
-        if latest.status != "open" {
-            return Err(format!("channel {} is {}", latest.channel_id, latest.status));
+        if !latest.status.is_open() {
+            return Err(CloseError::NotOpen { channel_id: latest.channel_id, status: latest.status });
         }
-        latest.status = "closing".into();
+        latest.status = ChannelStatus::Closing;
         engine.remember(latest.clone());
         latest
     };
     let reopen = |mut ch: ChannelRecord| {
-        ch.status = "open".into();
+        ch.status = ChannelStatus::Open;
         engine.remember(ch);
     };
-    let parsed = (|| -> Result<(B256, U256, [u8; 65]), String> {
-        let sig = ch.signature.as_deref().ok_or("no claim received on this channel")?;
+    let parsed = (|| -> Result<(B256, U256, [u8; 65]), CloseError> {
+        let sig = ch.signature.as_deref().ok_or(CloseError::NoClaim)?;
         let mut signature = [0u8; 65];
-        hex::decode_to_slice(sig.trim_start_matches("0x"), &mut signature)
-            .map_err(|_| "stored signature is malformed")?;
-        let id: B256 = ch.channel_id.parse().map_err(|e| format!("channel id: {e}"))?;
+        hex::decode_to_slice(sig.trim_start_matches("0x"), &mut signature).map_err(|_| CloseError::StoredSignature)?;
+        let id: B256 = ch.channel_id.parse().map_err(|e| CloseError::ChannelId(format!("{e}")))?;
         Ok((id, parse_u256(&ch.claimed)?, signature))
     })();
     let (id, amount, signature) = match parsed {
@@ -207,14 +206,14 @@ async fn close(node: &Arc<Node>, engine: &Engine, ch: ChannelRecord) -> Result<S
             Ok(state) if state.closed => None,
             _ => {
                 reopen(ch);
-                return Err(format!("close: {e}"));
+                return Err(CloseError::Chain(e));
             }
         },
     };
-    ch.status = "closed".into();
+    ch.status = ChannelStatus::Closed;
     ch.revision += 1;
     ch.updated_at = crate::clock::now_secs();
-    node.storage.writer().submit(vec![Op::UpsertChannel(ch.clone())]).await.map_err(|e| e.to_string())?;
+    node.storage.writer().submit(vec![Op::UpsertChannel(ch.clone())]).await?;
     match tx {
         Some(tx) => {
             tracing::info!(peer = %ch.peer, channel = %ch.channel_id, amount = %amount, tx = %tx.tx_hash, gas = tx.gas_used, "settlement: closed channel on chain")
@@ -232,7 +231,7 @@ pub(super) async fn step(node: &Arc<Node>, engine: &Engine) {
     let channels: Vec<ChannelRecord> = engine.channels.lock().expect("poisoned").values().cloned().collect();
     for ch in channels {
         match ch.direction {
-            Direction::Inbound if ch.status == "open" && ch.signature.is_some() => {
+            Direction::Inbound if ch.status.is_open() && ch.signature.is_some() => {
                 let due = ch.expiry <= now + engine.config.close_margin_secs;
                 let refused = if due { None } else { payer_now_refused(engine, &ch).await };
                 if let Some(why) = &refused {
@@ -244,16 +243,16 @@ pub(super) async fn step(node: &Arc<Node>, engine: &Engine) {
                     }
                 }
             }
-            Direction::Outbound if ch.status == "open" => {
+            Direction::Outbound if ch.status.is_open() => {
                 let Ok(id) = ch.channel_id.parse::<B256>() else { continue };
                 let Ok(state) = engine.client.channel(id).await else { continue };
                 if state.closed {
                     let mut ch = ch;
-                    ch.status = "closed".into();
+                    ch.status = ChannelStatus::Closed;
                     ch.revision += 1;
                     ch.updated_at = crate::clock::now_secs();
                     if super::payer::claim_refund(engine).await.is_ok() {
-                        ch.status = "refunded".into();
+                        ch.status = ChannelStatus::Refunded;
                     }
                     if node.storage.writer().submit(vec![Op::UpsertChannel(ch.clone())]).await.is_ok() {
                         tracing::info!(peer = %ch.peer, channel = %ch.channel_id, status = %ch.status, "settlement: our channel was closed by the payee");
@@ -269,7 +268,7 @@ pub(super) async fn step(node: &Arc<Node>, engine: &Engine) {
 /// Re-checks an open channel's payer against [`refusal`]: a payer that delegated (or otherwise
 /// acquired code) after its channel was accepted. `None` when it is fine or its code cannot be
 /// read now (retried next tick).
-async fn payer_now_refused(engine: &Engine, ch: &ChannelRecord) -> Option<String> {
+async fn payer_now_refused(engine: &Engine, ch: &ChannelRecord) -> Option<PayerRefusal> {
     let sender: contracts::Address = ch.sender.parse().ok()?;
     let code = engine.client.account_code(sender).await.ok()?;
     refusal(code, engine.config.accept_delegated_payers)
@@ -283,8 +282,41 @@ mod tests {
     fn policy_on_payer_code() {
         let d = contracts::Address::repeat_byte(7);
         assert_eq!(refusal(AccountCode::None, false), None);
-        assert!(refusal(AccountCode::Delegated(d), false).unwrap().starts_with("payer-delegated:"));
+        assert_eq!(refusal(AccountCode::Delegated(d), false), Some(PayerRefusal::Delegated { delegate: d }));
         assert_eq!(refusal(AccountCode::Delegated(d), true), None);
-        assert!(refusal(AccountCode::Contract, true).unwrap().starts_with("payer-contract:"));
+        assert_eq!(refusal(AccountCode::Contract, true), Some(PayerRefusal::Contract));
+    }
+
+    /// The refusal texts are read by payers and operators: prefix first, wording unchanged.
+    #[test]
+    fn refusal_texts_are_unchanged() {
+        let d = contracts::Address::repeat_byte(7);
+        assert_eq!(
+            PayerRefusal::Delegated { delegate: d }.to_string(),
+            format!("payer-delegated: the payer's address carries an EIP-7702 delegation to {d}; this node does not accept delegated payers (settlement.accept_delegated_payers)")
+        );
+        assert_eq!(
+            ClaimRefusal::from(PayerRefusal::Contract).to_string(),
+            "payer-contract: the payer's address carries contract code; claims checked by ERC-1271 can be revoked, so they are not accepted"
+        );
+        let closed = ClaimRefusal::ChannelClosed { channel_id: "0xab".into(), status: ChannelStatus::Closing };
+        assert_eq!(closed.to_string(), "channel-closed: channel 0xab is closing; open a new one");
+        let lower = ClaimRefusal::Lower { claim: U256::from(5u64), previous: U256::from(7u64) };
+        assert_eq!(lower.to_string(), "claim 5 is lower than the 7 already received");
+        let over = ClaimRefusal::OverDeposit { claim: U256::from(9u64), deposit: U256::from(8u64) };
+        assert_eq!(over.to_string(), "claim 9 exceeds the confirmed deposit 8");
+        assert_eq!(
+            ClaimRefusal::InvalidSignature(contracts::ClaimError::InvalidSignature).to_string(),
+            "invalid claim: invalid signature"
+        );
+        assert_eq!(CloseError::NoOpenChannel { peer: "aa".into() }.to_string(), "no open channel from aa");
+        assert_eq!(
+            CloseError::NotOpen { channel_id: "0xab".into(), status: ChannelStatus::Closed }.to_string(),
+            "channel 0xab is closed"
+        );
+        assert_eq!(
+            super::super::parse_u256("x1").unwrap_err().to_string(),
+            format!("amount \"x1\": {}", "x1".parse::<U256>().unwrap_err())
+        );
     }
 }

@@ -2,18 +2,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use contracts::ChainError;
 use contracts::{sign_claim, Claim, B256};
 use protocol::btp::{ContentType, ProtocolData};
 use protocol::btpnips::info::{ClaimMessage, SettlementInfo, CLAIM_PROTOCOL_NAME};
-use storage::{ChannelRecord, Direction, Op};
+use storage::{ChannelRecord, ChannelStatus, Direction, Op};
 
-use super::{parse_u256, to_base, Engine};
+use super::{parse_u256, to_base, Engine, PayError};
 use crate::node::Node;
 
 /// One look at what we owe `peer`: sign a new claim when it passes the threshold, and
 /// (re)send the latest claim until the peer acknowledged it.
-pub(super) async fn step(node: &Arc<Node>, engine: &Engine, peer: &str, info: &SettlementInfo) -> Result<(), String> {
-    let balance = node.storage.account(peer).await.map_err(|e| e.to_string())?.map(|a| a.balance).unwrap_or(0);
+pub(super) async fn step(node: &Arc<Node>, engine: &Engine, peer: &str, info: &SettlementInfo) -> Result<(), PayError> {
+    let balance = node.storage.account(peer).await?.map(|a| a.balance).unwrap_or(0);
     let owed = if balance < 0 { balance.unsigned_abs() } else { 0 };
     if owed >= engine.config.settle_threshold && owed > 0 {
         sign_new_claim(node, engine, peer, info, owed).await?;
@@ -27,10 +28,10 @@ async fn sign_new_claim(
     peer: &str,
     info: &SettlementInfo,
     owed: u64,
-) -> Result<(), String> {
-    let now = engine.client.block_timestamp().await.map_err(|e| format!("chain time: {e}"))?;
+) -> Result<(), PayError> {
+    let now = engine.client.block_timestamp().await.map_err(PayError::ChainTime)?;
     let mut ch = match engine.channel(peer, Direction::Outbound) {
-        Some(c) if c.status == "open" && c.expiry > now + engine.config.close_margin_secs => c,
+        Some(c) if c.status.is_open() && c.expiry > now + engine.config.close_margin_secs => c,
         _ => open(node, engine, peer, info, now).await?,
     };
     let new_cum = parse_u256(&ch.claimed)? + to_base(engine, owed);
@@ -38,16 +39,16 @@ async fn sign_new_claim(
     if new_cum > deposit {
         let needed = new_cum - deposit;
         let amount = needed.max(to_base(engine, engine.config.deposit));
-        let id: B256 = ch.channel_id.parse().map_err(|e| format!("channel id: {e}"))?;
+        let id: B256 = ch.channel_id.parse().map_err(|e| PayError::ChannelId(format!("{e}")))?;
         let expiry = ch.expiry.max(now + engine.config.channel_lifetime_secs);
-        engine.client.top_up_eth(id, amount, expiry).await.map_err(|e| format!("top-up: {e}"))?;
+        engine.client.top_up_eth(id, amount, expiry).await.map_err(PayError::TopUp)?;
         tracing::info!(%peer, channel = %ch.channel_id, amount = %amount, "settlement: topped up channel");
         ch.deposit = (deposit + amount).to_string();
         ch.expiry = expiry;
     }
-    let id: B256 = ch.channel_id.parse().map_err(|e| format!("channel id: {e}"))?;
-    let signature = sign_claim(&node.key.secret, &engine.domain, &Claim { channel_id: id, cumulative_amount: new_cum })
-        .map_err(|e| e.to_string())?;
+    let id: B256 = ch.channel_id.parse().map_err(|e| PayError::ChannelId(format!("{e}")))?;
+    let signature =
+        sign_claim(&node.key.secret, &engine.domain, &Claim { channel_id: id, cumulative_amount: new_cum })?;
     ch.claimed = new_cum.to_string();
     ch.signature = Some(format!("0x{}", hex::encode(signature)));
     ch.revision += 1;
@@ -60,11 +61,7 @@ async fn sign_new_claim(
         format!("claim-out:{}:{}", ch.channel_id, ch.claimed),
         "signed payment-channel claim",
     );
-    node.storage
-        .writer()
-        .submit(vec![Op::UpsertChannel(ch.clone()), Op::Ledger(entry)])
-        .await
-        .map_err(|e| e.to_string())?;
+    node.storage.writer().submit(vec![Op::UpsertChannel(ch.clone()), Op::Ledger(entry)]).await?;
     tracing::info!(%peer, channel = %ch.channel_id, cumulative = %ch.claimed, units = owed, "settlement: signed claim");
     engine.remember(ch);
     Ok(())
@@ -78,11 +75,11 @@ async fn open(
     peer: &str,
     info: &SettlementInfo,
     now: u64,
-) -> Result<ChannelRecord, String> {
-    let recipient: contracts::Address = info.address.parse().map_err(|e| format!("peer address: {e}"))?;
+) -> Result<ChannelRecord, PayError> {
+    let recipient: contracts::Address = info.address.parse().map_err(|e| PayError::PeerAddress(format!("{e}")))?;
     let deposit = to_base(engine, engine.config.deposit);
     let expiry = now + engine.config.channel_lifetime_secs;
-    let id = engine.client.open_eth(recipient, deposit, expiry).await.map_err(|e| format!("open: {e}"))?;
+    let id = engine.client.open_eth(recipient, deposit, expiry).await.map_err(PayError::Open)?;
     let record = ChannelRecord {
         peer: peer.to_owned(),
         direction: Direction::Outbound,
@@ -95,18 +92,18 @@ async fn open(
         expiry,
         claimed: "0".into(),
         signature: None,
-        status: "open".into(),
+        status: ChannelStatus::Open,
         revision: 1,
         updated_at: crate::clock::now_secs(),
     };
-    node.storage.writer().submit(vec![Op::UpsertChannel(record.clone())]).await.map_err(|e| e.to_string())?;
+    node.storage.writer().submit(vec![Op::UpsertChannel(record.clone())]).await?;
     tracing::info!(%peer, channel = %record.channel_id, deposit = %deposit, expiry, "settlement: opened channel");
     engine.remember(record.clone());
     Ok(record)
 }
 
 /// Send the latest signed claim if the peer has not acknowledged it yet.
-async fn deliver_latest(node: &Arc<Node>, engine: &Engine, peer: &str) -> Result<(), String> {
+async fn deliver_latest(node: &Arc<Node>, engine: &Engine, peer: &str) -> Result<(), PayError> {
     let Some(ch) = engine.channel(peer, Direction::Outbound) else { return Ok(()) };
     let Some(signature) = ch.signature.clone() else { return Ok(()) };
     if engine.acked.lock().expect("poisoned").get(&ch.channel_id) == Some(&ch.claimed) {
@@ -131,17 +128,17 @@ async fn deliver_latest(node: &Arc<Node>, engine: &Engine, peer: &str) -> Result
             engine.acked.lock().expect("poisoned").insert(ch.channel_id, ch.claimed);
             Ok(())
         }
-        Err(e) => Err(format!("peer did not accept claim {}: {e}", ch.claimed)),
+        Err(source) => Err(PayError::NotAccepted { claim: ch.claimed, source }),
     }
 }
 
 /// The refund owed to us after one of our channels closed: pull it.
-pub(super) async fn claim_refund(engine: &Engine) -> Result<(), String> {
+pub(super) async fn claim_refund(engine: &Engine) -> Result<(), ChainError> {
     match engine.client.claim_refund_eth().await {
         Ok(tx) => {
             tracing::info!(tx = %tx.tx_hash, "settlement: pulled refund");
             Ok(())
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e),
     }
 }
