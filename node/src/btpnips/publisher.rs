@@ -594,7 +594,9 @@ pub const BATCH_BYTES: usize = 14_000;
 /// Take the next batch off the queue: as many messages as fit in [`BATCH_BYTES`] and, for
 /// EVENTs, in the delivery credit (counting the events of batches in flight and the batch's
 /// own events as due).
-fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig, in_flight: u64) -> Step {
+/// `in_flight` counts the EVENTs of all batches in flight (for the credit), `ahead` those on
+/// the delivery stream this batch goes on (for an `ACCOUNT`).
+fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig, in_flight: u64, ahead: u64) -> Step {
     if !s.record.status.is_active() {
         return Step::Stop;
     }
@@ -602,11 +604,13 @@ fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig, i
     while let Some(item) = s.queue.pop_front() {
         let msg = match &item {
             Item::Account => {
+                // Batches ahead of it on the stream are delivered before it, or it fails with them.
                 let r = &s.record;
-                let due = r.periods_paid * prices.subscription + r.events_delivered * prices.event_delivered;
+                let delivered = r.events_delivered + ahead;
+                let due = r.periods_paid * prices.subscription + delivered * prices.event_delivered;
                 let figures = account::Figures {
                     periods_paid: r.periods_paid,
-                    events_delivered: r.events_delivered,
+                    events_delivered: delivered,
                     amount_paid: r.amount_paid,
                     owed: due.saturating_sub(r.amount_paid),
                 };
@@ -660,7 +664,13 @@ pub const PUMP_WINDOW: usize = 4;
 
 /// A batch sent and not yet answered: its outcome, the items it carried, its EVENT count and
 /// the subscription's epoch when it was sent.
-type InFlight = (tokio::sync::oneshot::Receiver<Result<(), crate::stream::SendError>>, Vec<Item>, u64, u64);
+type InFlight = (
+    tokio::sync::oneshot::Receiver<Result<(), crate::stream::SendError>>,
+    Vec<Item>,
+    u64,
+    u64,
+    Option<([u8; TAG_LEN], u64)>,
+);
 
 /// Deliver a subscription's queue in batches ([`next_batch`]), up to [`PUMP_WINDOW`] in flight,
 /// their outcomes taken in order. Only fulfilled deliveries (= stored by the subscriber)
@@ -686,7 +696,8 @@ async fn pump(node: &Arc<Node>, key: &Key) {
             let (step, first_pause, epoch) = {
                 let mut map = node.subs.inbound.lock().expect("poisoned");
                 let Some(s) = map.get_mut(key) else { return };
-                let step = next_batch(s, key, prices, in_flight_events);
+                let ahead = in_flight.iter().filter(|b| b.4 == s.out).map(|b| b.2).sum();
+                let step = next_batch(s, key, prices, in_flight_events, ahead);
                 let epoch = s.epoch;
                 let mut first_pause = false;
                 let idle = in_flight.is_empty();
@@ -711,7 +722,8 @@ async fn pump(node: &Arc<Node>, key: &Key) {
                 Step::Send(bytes, items, events) => match send_framed(node, key, bytes) {
                     Some(rx) => {
                         in_flight_events += events;
-                        in_flight.push_back((rx, items, events, epoch));
+                        let out = node.subs.inbound.lock().expect("poisoned").get(key).and_then(|s| s.out);
+                        in_flight.push_back((rx, items, events, epoch, out));
                     }
                     None => failed.extend(items),
                 },
@@ -742,7 +754,7 @@ async fn pump(node: &Arc<Node>, key: &Key) {
                 Step::Stop => return,
             }
         }
-        let Some((rx, items, events, epoch)) = in_flight.pop_front() else {
+        let Some((rx, items, events, epoch, out_stream)) = in_flight.pop_front() else {
             // Nothing in flight and the window was not filled: only failures are left.
             return retry_later(node, key, std::mem::take(&mut failed));
         };
@@ -760,7 +772,7 @@ async fn pump(node: &Arc<Node>, key: &Key) {
         let out = match rx {
             Ok(out) => out,
             Err(rx) => {
-                in_flight.push_front((rx, items, events, epoch));
+                in_flight.push_front((rx, items, events, epoch, out_stream));
                 continue;
             }
         };

@@ -30,16 +30,31 @@ pub(crate) struct Outbound {
     paying: bool,
     /// Payments that failed in a row (reset by one that succeeds).
     pay_failures: u32,
-    /// No payment was sent for it since this process started: a publisher's `ACCOUNT` is
-    /// then the whole truth about what we paid, and what it says we owe is paid once.
-    fresh: bool,
+    /// A (re)opening REQ was sent and neither the publisher's `ACCOUNT` nor its EOSE has
+    /// arrived: no payment starts meanwhile, so the `ACCOUNT` (which counts every payment it
+    /// received and every delivery before it on the stream) is the exact truth of what we owe.
+    awaiting_account: bool,
+    /// The `ACCOUNT` of the current opening was applied (it counted the REQ's money too).
+    account_applied: bool,
 }
 
 impl Outbound {
     /// State for `record`, not yet opened with any node; local REQs wait until `synced`.
     fn new(record: SubscriptionRecord) -> (Self, watch::Receiver<bool>) {
         let (synced, rx) = watch::channel(false);
-        (Self { record, node: None, synced, unpaid: 0, paying: false, pay_failures: 0, fresh: true }, rx)
+        (
+            Self {
+                record,
+                node: None,
+                synced,
+                unpaid: 0,
+                paying: false,
+                pay_failures: 0,
+                awaiting_account: false,
+                account_applied: false,
+            },
+            rx,
+        )
     }
 }
 
@@ -48,6 +63,11 @@ pub(crate) enum After {
     /// `amount` (asset units) is owed to the node serving `author` for an event delivered on our
     /// REQ stream; [`pay_delivered`] pays it in aggregate.
     Pay { author: String, amount: u64 },
+    /// The publisher's `ACCOUNT`: we owe exactly `amount` (asset units) for what came before
+    /// it; payments may start again.
+    Owed { author: String, amount: u64 },
+    /// The publisher's EOSE came without an `ACCOUNT`: payments may start again.
+    Release { author: String },
 }
 
 fn sub_id_for(peer: &str) -> String {
@@ -277,6 +297,14 @@ async fn open(node: &Arc<Node>, peer: &str) {
         Ok(c) => c,
         Err(e) => return finish(node, peer, |r| r.status = SubscriptionStatus::Resuming(Some(e.to_string()))),
     };
+    // A payment still in flight would be missing from the publisher's ACCOUNT of this REQ.
+    for _ in 0..250 {
+        let paying = node.subs.outbound.lock().expect("poisoned").get(peer).is_some_and(|s| s.paying);
+        if !paying {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let stream_id = conn.open_stream();
     let now = crate::clock::now_secs();
     let Some((sub_id, mut filters, amount)) = ({
@@ -284,6 +312,8 @@ async fn open(node: &Arc<Node>, peer: &str) {
         map.get_mut(peer).filter(|s| !s.record.status.is_closed()).map(|s| {
             // Local REQs from now on wait for this (re)opening's EOSE.
             s.synced.send_replace(false);
+            s.awaiting_account = true;
+            s.account_applied = false;
             s.record.stream_id = stream_id;
             s.node = Some(info.pubkey.clone());
             let amount = if s.record.paid_until > now { 0 } else { info.prices.subscription };
@@ -300,17 +330,31 @@ async fn open(node: &Arc<Node>, peer: &str) {
     match result {
         Ok(()) => {
             tracing::info!(peer, node = %info.pubkey, stream_id, amount, "subscription open");
-            let mut map = node.subs.outbound.lock().expect("poisoned");
-            if let Some(s) = map.get_mut(peer) {
-                let r = &mut s.record;
-                r.status = SubscriptionStatus::Active;
-                if amount > 0 {
-                    r.amount_paid += amount;
-                    r.periods_paid += 1;
-                    r.paid_until = now + info.prices.subscription_period_secs;
+            let start = {
+                let mut map = node.subs.outbound.lock().expect("poisoned");
+                match map.get_mut(peer) {
+                    Some(s) => {
+                        let counted = s.account_applied;
+                        let r = &mut s.record;
+                        r.status = SubscriptionStatus::Active;
+                        if amount > 0 {
+                            if !counted {
+                                r.amount_paid += amount;
+                            }
+                            r.periods_paid += 1;
+                            r.paid_until = now + info.prices.subscription_period_secs;
+                        }
+                        bump(r);
+                        persist(node, r.clone());
+                        // What was owed while the REQ was on its way can be paid now.
+                        s.unpaid > 0 && !s.awaiting_account && !std::mem::replace(&mut s.paying, true)
+                    }
+                    None => false,
                 }
-                bump(r);
-                persist(node, r.clone());
+            };
+            if start {
+                let (node, author) = (node.clone(), peer.to_owned());
+                tokio::spawn(async move { pay_delivered(&node, &author).await });
             }
         }
         Err(SendError::Rejected(r)) => {
@@ -361,9 +405,9 @@ struct StagedOut {
     /// When loaded, we owed the publisher nothing for delivered events and no payment was
     /// failing: a `payment-required:` close is then stale, and the subscription re-opens.
     could_pay: bool,
-    /// When loaded, no payment had been sent since this process started.
-    fresh: bool,
-    /// An `ACCOUNT` was taken from this packet: the subscription is no longer fresh.
+    /// When loaded, we were waiting for the publisher's `ACCOUNT` (see `Outbound`).
+    awaiting_account: bool,
+    /// An `ACCOUNT` was taken from this packet.
     accounted: bool,
 }
 
@@ -385,7 +429,7 @@ impl Staged {
                     closed: None,
                     synced: false,
                     could_pay,
-                    fresh: s.fresh && !s.paying,
+                    awaiting_account: s.awaiting_account,
                     accounted: false,
                 };
                 self.entries.insert(author.clone(), entry);
@@ -404,9 +448,6 @@ pub(super) fn apply_committed(node: &Arc<Node>, staged: Staged) {
         let mut map = node.subs.outbound.lock().expect("poisoned");
         for (author, st) in staged.entries {
             let Some(cur) = map.get_mut(&author) else { continue };
-            if st.accounted {
-                cur.fresh = false;
-            }
             if cur.record.revision == st.base {
                 cur.record = st.record;
             } else if st.delivered > 0 || st.closed.is_some() || st.accounted {
@@ -434,11 +475,12 @@ pub(super) fn apply_committed(node: &Arc<Node>, staged: Staged) {
     }
 }
 
-/// The publisher's account of our resumed subscription (docs/btp-nips.md §4 "Resume"). If
-/// this process has sent no payment for it yet, what we paid is what the publisher received
-/// (our own record may lag it after a crash), and what it says we owe, up to its announced
-/// `delivery_credit` (all we ever trust it with), is paid now. Otherwise it is only logged:
-/// payments of ours in flight would be counted twice.
+/// The publisher's account of our resumed subscription (docs/btp-nips.md §4 "Resume"). It
+/// counts every delivery before it on the stream and every payment it received; we sent none
+/// since the REQ (`awaiting_account`), so what we paid is what it received (our own record may
+/// lag it after a crash), and what it says we owe, up to its announced `delivery_credit` (all
+/// we ever trust it with), replaces what we thought we owed. Deliveries after it on the
+/// stream are added as usual. An `ACCOUNT` we did not wait for is only logged.
 pub(super) fn on_account(
     node: &Arc<Node>,
     ctx: &PacketContext,
@@ -452,8 +494,8 @@ pub(super) fn on_account(
         tracing::info!(peer = %ctx.peer, subscription = %account.subscription_id, "ACCOUNT for no subscription of ours");
         return;
     };
-    tracing::info!(peer = %ctx.peer, %author, owed = f.owed, paid = f.amount_paid, delivered = f.events_delivered, ours = s.record.amount_paid, fresh = s.fresh, "publisher's account of our subscription");
-    if !s.fresh || s.accounted {
+    tracing::info!(peer = %ctx.peer, %author, owed = f.owed, paid = f.amount_paid, delivered = f.events_delivered, ours = s.record.amount_paid, awaited = s.awaiting_account, "publisher's account of our subscription");
+    if !s.awaiting_account || s.accounted {
         return;
     }
     s.accounted = true;
@@ -461,10 +503,7 @@ pub(super) fn on_account(
     bump(&mut s.record);
     ops.push(Op::UpsertSubscription(s.record.clone()));
     let trust = node.peer_info(&ctx.peer).map(|i| i.prices.delivery_credit).unwrap_or(0);
-    let pay = f.owed.min(trust);
-    if pay > 0 {
-        after.push(Any::Subscriber(After::Pay { author, amount: pay }));
-    }
+    after.push(Any::Subscriber(After::Owed { author, amount: f.owed.min(trust) }));
 }
 
 pub(super) fn on_relay_message(
@@ -500,8 +539,12 @@ pub(super) fn on_relay_message(
         }
         RelayMessage::Eose { subscription_id } => {
             tracing::debug!(peer = %ctx.peer, %subscription_id, "EOSE from peer");
-            if let Some((_, s)) = staged.load(node, &ctx.peer, &subscription_id) {
+            if let Some((author, s)) = staged.load(node, &ctx.peer, &subscription_id) {
                 s.synced = true;
+                if s.awaiting_account && !s.accounted {
+                    // No ACCOUNT came (a subscription new to the publisher): pay as we count.
+                    after.push(Any::Subscriber(After::Release { author }));
+                }
             }
             Ok(())
         }
@@ -537,7 +580,25 @@ pub(super) fn on_relay_message(
 }
 
 pub(super) fn after_commit(node: &Arc<Node>, a: After) {
+    let release = |author: String, owed: Option<u64>| {
+        let start = {
+            let mut map = node.subs.outbound.lock().expect("poisoned");
+            let Some(s) = map.get_mut(&author) else { return };
+            if let Some(owed) = owed {
+                s.unpaid = owed;
+                s.account_applied = true;
+            }
+            s.awaiting_account = false;
+            s.unpaid > 0 && !std::mem::replace(&mut s.paying, true)
+        };
+        if start {
+            let node = node.clone();
+            tokio::spawn(async move { pay_delivered(&node, &author).await });
+        }
+    };
     match a {
+        After::Owed { author, amount } => release(author, Some(amount)),
+        After::Release { author } => release(author, None),
         After::Pay { author, amount } => {
             let start = {
                 let mut map = node.subs.outbound.lock().expect("poisoned");
@@ -563,12 +624,11 @@ async fn pay_delivered(node: &Arc<Node>, author: &str) {
             let mut map = node.subs.outbound.lock().expect("poisoned");
             let Some(s) = map.get_mut(author) else { return };
             // Not active (closed, or re-opening): what is unpaid waits for the next delivery.
-            if s.unpaid == 0 || !s.record.status.is_active() {
+            if s.unpaid == 0 || s.awaiting_account || !s.record.status.is_active() {
                 s.paying = false;
                 return;
             }
             let peer = s.node.clone().unwrap_or_else(|| author.to_owned());
-            s.fresh = false;
             (peer, s.record.stream_id, std::mem::take(&mut s.unpaid))
         };
         let (peer, stream_id, amount) = job;

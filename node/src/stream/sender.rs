@@ -228,14 +228,11 @@ impl Task {
         // False once the connection's owner is gone (nobody can cancel any more).
         let mut cancellable = true;
         loop {
-            if *cancelled.borrow() {
+            if *cancelled.borrow() && !self.machine.is_closed() {
+                // Stop sending and retrying; what is in flight still gets its answer (a
+                // Prepare already on its way may be fulfilled, and its job must know).
                 self.machine.abort("connection reset: the peer's link came back");
-                self.report();
                 jobs.close();
-                while let Some(job) = jobs.recv().await {
-                    let _ = job.done.send(Err(SendError::ConnectionClosed));
-                }
-                return;
             }
             self.transmit();
             self.report();
@@ -245,8 +242,13 @@ impl Task {
                 }
                 open = false;
             }
-            if !open && self.machine.pending_jobs() == 0 && self.machine.outstanding() == 0 {
-                return;
+            if (!open || self.machine.is_closed()) && self.machine.is_idle() && self.machine.outstanding() == 0 {
+                while let Ok(job) = jobs.try_recv() {
+                    let _ = job.done.send(Err(SendError::ConnectionClosed));
+                }
+                if !open || jobs.is_closed() {
+                    return;
+                }
             }
             let timeout = self.machine.poll_timeout();
             let take_jobs = open && self.machine.pending_jobs() < MAX_JOBS_IN_MACHINE;

@@ -261,16 +261,33 @@ impl SendMachine {
     }
 
     /// The application gave the connection up (e.g. the peer restarted and a new connection
-    /// replaces it): every job fails with [`JobError::Closed`] at once, nothing more is sent,
-    /// and answers to what is in flight are ignored.
+    /// replaces it): nothing more is sent, retries are dropped, and every job fails with
+    /// [`JobError::Closed`], except that a job whose packets are all in flight still gets
+    /// their answers: a Prepare already on its way may be fulfilled, and its sender must then
+    /// know it was delivered. Call [`Self::is_idle`] to know when to stop.
     pub fn abort(&mut self, why: &str) {
         self.closed = Some(why.to_owned());
-        for j in self.jobs.iter_mut().filter(|j| j.failed.is_none()) {
-            j.failed = Some(JobError::Closed(why.to_owned()));
-        }
-        self.in_flight.clear();
         self.retries.clear();
         self.due.clear();
+        self.fail_unfinishable();
+    }
+
+    /// Nothing is queued or in flight.
+    pub fn is_idle(&self) -> bool {
+        self.jobs.is_empty() && self.in_flight.is_empty()
+    }
+
+    /// On a closed connection: fail every job that can no longer finish (bytes or money not
+    /// yet sent, or a packet that will not be retried).
+    fn fail_unfinishable(&mut self) {
+        let Some(why) = self.closed.clone() else { return };
+        let in_flight: HashSet<JobId> = self.in_flight.values().filter(|p| !p.probe).map(|p| p.job).collect();
+        for j in self.jobs.iter_mut().filter(|j| j.failed.is_none()) {
+            let can_finish = j.fully_assigned() && j.outstanding > 0 && in_flight.contains(&j.id);
+            if !can_finish && !(j.fully_assigned() && j.outstanding == 0) {
+                j.failed = Some(JobError::Closed(why.clone()));
+            }
+        }
         self.emit_done();
     }
 
@@ -445,6 +462,7 @@ impl SendMachine {
         if let Some(r) = &reply {
             self.apply_limits(r);
         }
+        self.fail_unfinishable();
         self.emit_done();
     }
 
@@ -490,6 +508,12 @@ impl SendMachine {
         if p.tries >= self.config.max_tries {
             let e = JobError::Unreachable { tries: p.tries, last: p.last_failure.clone() };
             self.fail_packet(&p, e);
+            self.emit_done();
+            return;
+        }
+        if self.closed.is_some() {
+            // Given up: no retry.
+            self.fail_packet(&p, JobError::Closed(self.closed.clone().unwrap_or_default()));
             self.emit_done();
             return;
         }

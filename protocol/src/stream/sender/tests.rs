@@ -321,21 +321,29 @@ fn jobs_larger_than_a_packet_are_split_and_done_once() {
 }
 
 #[test]
-fn abort_fails_everything_and_ignores_late_answers() {
+fn abort_stops_sending_but_a_packet_in_flight_still_counts() {
     let now = Instant::now();
     let mut m = machine(4);
     let a = m.push(job(1, 10, 0));
     let b = m.push(job(3, 10, 5));
+    let c = m.push(job(5, 10, 0));
     let sent = drain(&mut m, now);
+    assert_eq!(sent.len(), 3);
     m.on_reject(sent[1].sequence, rejection(ErrorCode::T01_PEER_UNREACHABLE), None, now);
+    let d = m.push(job(7, 10, 0)); // queued, never sent
     m.abort("peer restarted");
     let out = done(&mut m);
-    assert_eq!(out.len(), 2);
-    assert!(out.iter().all(|(id, r)| (*id == a || *id == b) && matches!(r, Err(JobError::Closed(_)))));
-    fulfill(&mut m, &sent[0]);
-    assert!(done(&mut m).is_empty(), "a late Fulfill finds nothing");
+    assert!(out.contains(&(b, Err(JobError::Closed("peer restarted".into())))), "a retry is dropped: {out:?}");
+    assert!(out.contains(&(d, Err(JobError::Closed("peer restarted".into())))), "a queued job fails: {out:?}");
+    assert!(out.iter().all(|(id, _)| *id != a && *id != c), "a and c are still on their way: {out:?}");
     assert!(
         m.poll_transmit(now + Duration::from_secs(60)).is_none() && m.poll_timeout().is_none(),
-        "no retry after abort"
+        "nothing more is sent"
     );
+    assert!(matches!(&done(&mut m)[..], []), "d was reported with b");
+    fulfill(&mut m, &sent[0]);
+    assert_eq!(done(&mut m), vec![(a, Ok(()))], "delivered before the abort took effect: the sender must know");
+    m.on_reject(sent[2].sequence, rejection(ErrorCode::T01_PEER_UNREACHABLE), None, now);
+    assert!(matches!(&done(&mut m)[..], [(id, Err(JobError::Closed(_)))] if *id == c), "not retried");
+    assert!(m.is_idle());
 }
