@@ -357,3 +357,64 @@ async fn a_peer_opening_too_many_subscriptions_is_refused_rate_limited() {
     peer.send(p).await.expect("a closed subscription frees a place");
     alice.shutdown();
 }
+
+/// Packets of one connection may overtake each other. Data that starts after a gap is not
+/// fulfilled unread: the receiver parks it until the bytes before it arrive, then applies and
+/// fulfills both in order; a gap that never fills ends in `R00` (out of order), nothing stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_after_a_gap_waits_for_the_gap_and_is_never_fulfilled_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = start_alice(dir.path()).await;
+    let (mut peer, _) = connect(&alice, [0x43; 32], None).await;
+    let author = alice.key.pubkey_hex.clone();
+    let tag = [4u8; 8];
+    let bytes = framing::encode_message(
+        &ClientMessage::Req {
+            subscription_id: "gap".into(),
+            filters: vec![Filter { authors: Some(vec![author.clone()]), ..Default::default() }],
+        }
+        .to_json(),
+    )
+    .unwrap();
+    let (head, tail) = bytes.split_at(7);
+    // The tail completes the REQ, so it carries the payment (docs/btp-nips.md §4).
+    let second = peer.stream_prepare(
+        &alice,
+        &tag,
+        1000,
+        vec![
+            Frame::StreamMoney { stream_id: 1, shares: 1 },
+            Frame::StreamData { stream_id: 1, offset: head.len() as u64, data: tail.to_vec() },
+        ],
+    );
+    let frame = BtpPacket::Message { request_id: 901, protocol_data: vec![btp::ilp_entry(second.encode())] };
+    peer.ws.send(Message::binary(frame.encode())).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(balance_and_subs(&alice).await, (0, 0), "nothing applied while the head is missing");
+    // The head: both packets are applied, in order, and fulfilled.
+    let frames = vec![Frame::StreamData { stream_id: 1, offset: 0, data: head.to_vec() }];
+    let first = peer.stream_prepare(&alice, &tag, 0, frames);
+    peer.send(first).await.expect("the head is fulfilled");
+    let answer = loop {
+        match peer.next_packet().await.expect("link up") {
+            BtpPacket::Response { request_id: 901, protocol_data } => break protocol_data,
+            _ => continue,
+        }
+    };
+    let parked = Packet::decode(&btp::find_entry(&answer, "ilp").unwrap().data).unwrap();
+    assert!(matches!(parked, Packet::Fulfill(_)), "the parked tail is fulfilled once applied: {parked:?}");
+    assert_eq!(balance_and_subs(&alice).await, (1000, 1), "the REQ the two packets carry counts once");
+
+    // A gap that never fills: R00 after the park time, and nothing is stored.
+    let lone = peer.stream_prepare(
+        &alice,
+        &[5; 8],
+        0,
+        vec![Frame::StreamData { stream_id: 1, offset: 9, data: tail.to_vec() }],
+    );
+    let r = peer.send(lone).await.unwrap_err();
+    assert_eq!(r.code, ErrorCode::R00_TRANSFER_TIMED_OUT);
+    assert!(r.message.starts_with("out of order:"), "{}", r.message);
+    assert_eq!(balance_and_subs(&alice).await, (1000, 1));
+    alice.shutdown();
+}

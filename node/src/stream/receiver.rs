@@ -175,9 +175,12 @@ impl Receiver {
         let Some(packet) = self.keys.decrypt(&prepare.data).ok().and_then(|p| StreamPacket::decode(&p).ok()) else {
             return false;
         };
+        // Data over the window we advertised is a violation, not a gap: `handle` closes.
+        let fresh = RecvStream::framed();
         packet.frames.iter().any(|f| match f {
-            Frame::StreamData { stream_id, offset, .. } => {
-                *offset > self.streams.get(stream_id).map(RecvStream::next_offset).unwrap_or(0)
+            Frame::StreamData { stream_id, offset, data } => {
+                let state = self.streams.get(stream_id).unwrap_or(&fresh);
+                *offset > state.next_offset() && state.check_window(*stream_id, *offset, data.len() as u64).is_ok()
             }
             _ => false,
         })

@@ -284,7 +284,7 @@ impl SendMachine {
         let in_flight: HashSet<JobId> = self.in_flight.values().filter(|p| !p.probe).map(|p| p.job).collect();
         for j in self.jobs.iter_mut().filter(|j| j.failed.is_none()) {
             let can_finish = j.fully_assigned() && j.outstanding > 0 && in_flight.contains(&j.id);
-            if !can_finish && !(j.fully_assigned() && j.outstanding == 0) {
+            if !(can_finish || j.fully_assigned() && j.outstanding == 0) {
                 j.failed = Some(JobError::Closed(why.clone()));
             }
         }
