@@ -31,8 +31,8 @@ use sqlx::Connection;
 pub use error::StorageError;
 pub use events::MAX_QUERY_EVENTS;
 pub use records::{
-    Account, ChannelRecord, Direction, InsertOutcome, LedgerEntry, LedgerOutcome, Op, OpOutcome, PeerRecord,
-    SubscriptionRecord,
+    Account, ChannelRecord, DeliveredNewest, Direction, InsertOutcome, LedgerEntry, LedgerOutcome, Op, OpOutcome,
+    PeerRecord, SubscriptionRecord, DELIVERED_NEWEST_MAX,
 };
 pub use status::{ChannelStatus, CloseReason, SubscriptionStatus};
 pub use writer::{WriterHandle, WriterStats, MAX_BATCH};

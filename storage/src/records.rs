@@ -187,6 +187,22 @@ pub struct SubscriptionRecord {
     pub created_at: u64,
     /// Unix seconds.
     pub updated_at: u64,
+    /// Inbound only: the newest `created_at` among the EVENTs delivered (fulfilled) on this
+    /// subscription and their ids (at most [`DELIVERED_NEWEST_MAX`]); a resume REQ from that
+    /// second skips them (docs/btp-nips.md §4). `None`: nothing delivered yet.
+    pub delivered_newest: Option<DeliveredNewest>,
+}
+
+/// Most ids kept in [`SubscriptionRecord::delivered_newest`].
+pub const DELIVERED_NEWEST_MAX: usize = 2_000;
+
+/// EVENTs delivered at one second: `created_at` (unix s) and their ids (64 hex each).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+pub struct DeliveredNewest {
+    /// The second, unix s.
+    pub created_at: u64,
+    /// Ids delivered with that `created_at`.
+    pub ids: Vec<String>,
 }
 
 /// A known peer. Key: `account_id`.

@@ -11,14 +11,16 @@ pub(crate) async fn upsert_subscription(
 ) -> Result<(), StorageError> {
     sqlx::query(
         "INSERT INTO subscriptions (direction, peer, subscription_id, filters, stream_id, \
-         amount_paid, events_delivered, paid_until, periods_paid, status, revision, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         amount_paid, events_delivered, paid_until, periods_paid, status, revision, created_at, updated_at, \
+         delivered_newest) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (direction, peer, subscription_id) DO UPDATE SET \
          filters = excluded.filters, stream_id = excluded.stream_id, \
          amount_paid = excluded.amount_paid, events_delivered = excluded.events_delivered, \
          paid_until = excluded.paid_until, periods_paid = excluded.periods_paid, \
          status = excluded.status, revision = excluded.revision, \
-         created_at = excluded.created_at, updated_at = excluded.updated_at \
+         created_at = excluded.created_at, updated_at = excluded.updated_at, \
+         delivered_newest = excluded.delivered_newest \
          WHERE excluded.revision > subscriptions.revision",
     )
     .bind(s.direction.as_str())
@@ -34,6 +36,10 @@ pub(crate) async fn upsert_subscription(
     .bind(to_i64("revision", s.revision)?)
     .bind(to_i64("created_at", s.created_at)?)
     .bind(to_i64("updated_at", s.updated_at)?)
+    .bind(match &s.delivered_newest {
+        Some(d) => serde_json::to_string(d).map_err(|e| StorageError::Corrupt(format!("delivered_newest: {e}")))?,
+        None => String::new(),
+    })
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -55,13 +61,14 @@ pub(crate) async fn delete_subscription(
     Ok(())
 }
 
-type SubscriptionRow = (String, String, String, String, i64, i64, i64, i64, i64, String, i64, i64, i64);
+type SubscriptionRow = (String, String, String, String, i64, i64, i64, i64, i64, String, i64, i64, i64, String);
 
 /// All subscriptions, by (direction, peer, subscription_id).
 pub(crate) async fn subscriptions(conn: &mut SqliteConnection) -> Result<Vec<SubscriptionRecord>, StorageError> {
     let rows: Vec<SubscriptionRow> = sqlx::query_as(
         "SELECT direction, peer, subscription_id, filters, stream_id, amount_paid, \
-         events_delivered, paid_until, periods_paid, status, revision, created_at, updated_at FROM subscriptions \
+         events_delivered, paid_until, periods_paid, status, revision, created_at, updated_at, delivered_newest \
+         FROM subscriptions \
          ORDER BY direction, peer, subscription_id",
     )
     .fetch_all(&mut *conn)
@@ -83,6 +90,14 @@ pub(crate) async fn subscriptions(conn: &mut SqliteConnection) -> Result<Vec<Sub
                 revision: to_u64("revision", r.10)?,
                 created_at: to_u64("created_at", r.11)?,
                 updated_at: to_u64("updated_at", r.12)?,
+                delivered_newest: if r.13.is_empty() {
+                    None
+                } else {
+                    Some(
+                        serde_json::from_str(&r.13)
+                            .map_err(|e| StorageError::Corrupt(format!("delivered_newest: {e}")))?,
+                    )
+                },
             })
         })
         .collect()

@@ -115,6 +115,7 @@ fn sub(direction: Direction, peer: &str, id: &str) -> SubscriptionRecord {
         revision: 1,
         created_at: 1_600_000_000,
         updated_at: 1_600_000_001,
+        delivered_newest: Some(storage::DeliveredNewest { created_at: 5, ids: vec![pk('b')] }),
     }
 }
 

@@ -47,30 +47,30 @@ pub(crate) struct Inbound {
     /// Bumped by every accepted REQ: batches of an older epoch that fail are not queued
     /// again (the new REQ's replay covers them).
     epoch: u64,
-    /// The newest `created_at` among delivered (fulfilled) EVENTs and their ids, at most
-    /// [`MAX_QUEUE`]: a resume REQ's replay from that second skips them, so nothing is
-    /// delivered, and charged, twice.
-    newest_delivered: Option<(u64, HashSet<String>)>,
 }
 
 impl Inbound {
-    /// Whether `event` was delivered at the newest second delivered (see `newest_delivered`).
+    /// Whether `event` was delivered at the newest second delivered (the record's
+    /// `delivered_newest`, persisted with it, so this holds across our restarts too).
     fn delivered_at_newest(&self, event: &Event) -> bool {
-        self.newest_delivered.as_ref().is_some_and(|(t, ids)| *t == event.created_at && ids.contains(&event.id))
+        self.record
+            .delivered_newest
+            .as_ref()
+            .is_some_and(|d| d.created_at == event.created_at && d.ids.contains(&event.id))
     }
 
-    /// Record fulfilled EVENTs in `newest_delivered`.
+    /// Record fulfilled EVENTs in the record's `delivered_newest`.
     fn note_delivered(&mut self, items: &[Item]) {
         for item in items {
             let Item::Event(e) = item else { continue };
-            match &mut self.newest_delivered {
-                Some((t, ids)) if *t == e.created_at => {
-                    if ids.len() < MAX_QUEUE {
-                        ids.insert(e.id.clone());
+            match &mut self.record.delivered_newest {
+                Some(d) if d.created_at == e.created_at => {
+                    if d.ids.len() < storage::DELIVERED_NEWEST_MAX {
+                        d.ids.push(e.id.clone());
                     }
                 }
-                Some((t, _)) if *t > e.created_at => {}
-                _ => self.newest_delivered = Some((e.created_at, HashSet::from([e.id.clone()]))),
+                Some(d) if d.created_at > e.created_at => {}
+                slot => *slot = Some(storage::DeliveredNewest { created_at: e.created_at, ids: vec![e.id.clone()] }),
             }
         }
     }
@@ -92,7 +92,6 @@ impl Inbound {
             unpaid_since: None,
             paused: false,
             epoch: 0,
-            newest_delivered: None,
         }
     }
 }
@@ -216,10 +215,8 @@ pub(super) fn apply_committed(node: &Arc<Node>, staged: Staged) {
                 entry.epoch += 1;
                 // The replay (from the REQ's `since`) covers whatever was still queued.
                 entry.queue.clear();
-                if s.base.is_some() {
-                    // A resumed subscription: first tell the subscriber what we count.
-                    entry.queue.push_back(Item::Account);
-                }
+                // First tell the subscriber what we count (it holds its payments until then).
+                entry.queue.push_back(Item::Account);
                 entry.failing_since = None;
                 entry.paused = false;
                 entry.unpaid_since = None;
@@ -350,6 +347,7 @@ fn on_req(
             revision: 0,
             created_at: now,
             updated_at: now,
+            delivered_newest: None,
         },
         changes: vec![],
         replay: None,

@@ -155,6 +155,7 @@ fn new_record(author: &str) -> SubscriptionRecord {
         revision: 0,
         created_at: now,
         updated_at: now,
+        delivered_newest: None,
     }
 }
 
