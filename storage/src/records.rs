@@ -194,7 +194,7 @@ pub struct SubscriptionRecord {
 }
 
 /// Most ids kept in [`SubscriptionRecord::delivered_newest`].
-pub const DELIVERED_NEWEST_MAX: usize = 2_000;
+pub const DELIVERED_NEWEST_MAX: usize = 256;
 
 /// EVENTs delivered at one second: `created_at` (unix s) and their ids (64 hex each).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
