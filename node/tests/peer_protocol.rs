@@ -194,7 +194,14 @@ async fn delivery_pauses_at_the_credit_resumes_on_payment_and_closes_after_the_g
     let p = peer.stream_prepare(&alice, &tag, 1000, req_frames("s1", &author, 1000));
     peer.send(p).await.expect("paid REQ");
     let eose = receive_messages(&mut peer, &alice, |m| m.iter().any(|x| x.starts_with(r#"["EOSE""#))).await;
-    assert_eq!(eose, vec![r#"["EOSE","s1"]"#]);
+    // First the publisher's ACCOUNT of the subscription (docs/btp-nips.md §4), then EOSE.
+    assert_eq!(
+        eose,
+        vec![
+            r#"["ACCOUNT","s1",{"periods_paid":1,"events_delivered":0,"amount_paid":1000,"owed":0}]"#,
+            r#"["EOSE","s1"]"#
+        ]
+    );
 
     for i in 0..40u64 {
         let e = protocol::nostr::Event::sign(
