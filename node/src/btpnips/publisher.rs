@@ -660,15 +660,18 @@ fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig, i
 /// several Prepares in flight per connection, RFC 29).
 pub const PUMP_WINDOW: usize = 4;
 
-/// A batch sent and not yet answered: its outcome, the items it carried, its EVENT count and
-/// the subscription's epoch when it was sent.
-type InFlight = (
-    tokio::sync::oneshot::Receiver<Result<(), crate::stream::SendError>>,
-    Vec<Item>,
-    u64,
-    u64,
-    Option<([u8; TAG_LEN], u64)>,
-);
+/// A batch sent and not yet answered.
+struct InFlight {
+    /// Its outcome, from the STREAM sender.
+    rx: tokio::sync::oneshot::Receiver<Result<(), crate::stream::SendError>>,
+    items: Vec<Item>,
+    /// EVENTs among `items`.
+    events: u64,
+    /// The subscription's epoch when it was sent.
+    epoch: u64,
+    /// The delivery stream it went on.
+    out: Option<([u8; TAG_LEN], u64)>,
+}
 
 /// Deliver a subscription's queue in batches ([`next_batch`]), up to [`PUMP_WINDOW`] in flight,
 /// their outcomes taken in order. Only fulfilled deliveries (= stored by the subscriber)
@@ -694,7 +697,7 @@ async fn pump(node: &Arc<Node>, key: &Key) {
             let (step, first_pause, epoch) = {
                 let mut map = node.subs.inbound.lock().expect("poisoned");
                 let Some(s) = map.get_mut(key) else { return };
-                let ahead = in_flight.iter().filter(|b| b.4 == s.out).map(|b| b.2).sum();
+                let ahead = in_flight.iter().filter(|b| b.out == s.out).map(|b| b.events).sum();
                 let step = next_batch(s, key, prices, in_flight_events, ahead);
                 let epoch = s.epoch;
                 let mut first_pause = false;
@@ -721,7 +724,7 @@ async fn pump(node: &Arc<Node>, key: &Key) {
                     Some(rx) => {
                         in_flight_events += events;
                         let out = node.subs.inbound.lock().expect("poisoned").get(key).and_then(|s| s.out);
-                        in_flight.push_back((rx, items, events, epoch, out));
+                        in_flight.push_back(InFlight { rx, items, events, epoch, out });
                     }
                     None => failed.extend(items),
                 },
@@ -752,7 +755,7 @@ async fn pump(node: &Arc<Node>, key: &Key) {
                 Step::Stop => return,
             }
         }
-        let Some((rx, items, events, epoch, out_stream)) = in_flight.pop_front() else {
+        let Some(InFlight { rx, items, events, epoch, out }) = in_flight.pop_front() else {
             // Nothing in flight and the window was not filled: only failures are left.
             return retry_later(node, key, std::mem::take(&mut failed));
         };
@@ -770,7 +773,7 @@ async fn pump(node: &Arc<Node>, key: &Key) {
         let out = match rx {
             Ok(out) => out,
             Err(rx) => {
-                in_flight.push_front((rx, items, events, epoch, out_stream));
+                in_flight.push_front(InFlight { rx, items, events, epoch, out });
                 continue;
             }
         };

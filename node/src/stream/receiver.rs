@@ -98,9 +98,9 @@ pub(super) fn spawn(
         Receiver { node, kind, keys: StreamKeys::derive(&secret), streams: HashMap::new(), ids, advertised: false };
     tokio::spawn(async move {
         // Packets whose data lies after a gap, with when they give up (see `PARK_FOR`).
-        let mut parked: VecDeque<(tokio::time::Instant, Packet)> = VecDeque::new();
+        let mut parked: VecDeque<Parked> = VecDeque::new();
         loop {
-            let deadline = parked.front().map(|(t, _)| *t);
+            let deadline = parked.front().map(|q| q.until);
             tokio::select! {
                 p = rx.recv() => {
                     let Some(p) = p else { break };
@@ -108,9 +108,9 @@ pub(super) fn spawn(
                 }
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => {
                     let now = tokio::time::Instant::now();
-                    while parked.front().is_some_and(|(t, _)| *t <= now) {
-                        let (_, p) = parked.pop_front().expect("front exists");
-                        let _ = p.reply.send(Err(actor.out_of_order(&p.prepare)));
+                    while parked.front().is_some_and(|q| q.until <= now) {
+                        let q = parked.pop_front().expect("front exists");
+                        let _ = q.packet.reply.send(Err(actor.out_of_order(&q.packet.prepare)));
                     }
                 }
             }
@@ -126,6 +126,14 @@ pub(super) fn spawn(
 pub const PARK_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 /// Most packets parked per connection (the sender's window is 8); past it, `R00` at once.
 pub const MAX_PARKED: usize = 16;
+
+/// A packet waiting for the stream data before it: where its data starts, decrypted once.
+struct Parked {
+    until: tokio::time::Instant,
+    /// `(stream id, offset, length)` of each StreamData frame.
+    starts: Vec<(u64, u64, u64)>,
+    packet: Packet,
+}
 
 /// Highest stream id a sender may open on one connection (RFC 29 §3.3: ConnectionMaxStreamId).
 /// BTP-NIPs opens a stream per REQ on a long-lived connection, so this is generous.
@@ -148,41 +156,51 @@ type Violation = (CloseCode, String);
 impl Receiver {
     /// Handle a packet, or park it while its data waits for earlier bytes; then handle every
     /// parked packet the progress made ready, in offset order.
-    async fn offer(&mut self, p: Packet, parked: &mut VecDeque<(tokio::time::Instant, Packet)>) {
-        if self.after_gap(&p.prepare) {
+    async fn offer(&mut self, p: Packet, parked: &mut VecDeque<Parked>) {
+        let starts = self.data_starts(&p.prepare);
+        if self.after_gap(&starts) {
             if parked.len() >= MAX_PARKED {
                 let _ = p.reply.send(Err(self.out_of_order(&p.prepare)));
             } else {
-                parked.push_back((tokio::time::Instant::now() + PARK_FOR, p));
+                parked.push_back(Parked { until: tokio::time::Instant::now() + PARK_FOR, starts, packet: p });
             }
             return;
         }
         let out = self.handle(p.from, p.prepare).await;
         let _ = p.reply.send(out);
-        while let Some(i) = parked.iter().position(|(_, q)| !self.after_gap(&q.prepare)) {
-            let (_, q) = parked.remove(i).expect("index in range");
+        while let Some(i) = parked.iter().position(|q| !self.after_gap(&q.starts)) {
+            let q = parked.remove(i).expect("index in range").packet;
             let out = self.handle(q.from, q.prepare).await;
             let _ = q.reply.send(out);
         }
     }
 
-    /// Whether the (BTP-NIPs) packet carries stream data that starts after bytes we have not
-    /// received yet. Packets that do not decrypt are not parked (`handle` refuses them).
-    fn after_gap(&self, prepare: &Prepare) -> bool {
+    /// `(stream id, offset, length)` of the StreamData frames of a BTP-NIPs packet; empty for
+    /// other connections and for packets that do not decrypt (`handle` refuses those).
+    fn data_starts(&self, prepare: &Prepare) -> Vec<(u64, u64, u64)> {
         if !matches!(self.kind, ConnectionKind::BtpNips(..)) {
-            return false;
+            return Vec::new();
         }
         let Some(packet) = self.keys.decrypt(&prepare.data).ok().and_then(|p| StreamPacket::decode(&p).ok()) else {
-            return false;
+            return Vec::new();
         };
-        // Data over the window we advertised is a violation, not a gap: `handle` closes.
+        packet
+            .frames
+            .iter()
+            .filter_map(|f| match f {
+                Frame::StreamData { stream_id, offset, data } => Some((*stream_id, *offset, data.len() as u64)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether stream data at `starts` begins after bytes we have not received yet. Data over
+    /// the window we advertised is a violation, not a gap: `handle` closes the connection.
+    fn after_gap(&self, starts: &[(u64, u64, u64)]) -> bool {
         let fresh = RecvStream::framed();
-        packet.frames.iter().any(|f| match f {
-            Frame::StreamData { stream_id, offset, data } => {
-                let state = self.streams.get(stream_id).unwrap_or(&fresh);
-                *offset > state.next_offset() && state.check_window(*stream_id, *offset, data.len() as u64).is_ok()
-            }
-            _ => false,
+        starts.iter().any(|&(stream_id, offset, len)| {
+            let state = self.streams.get(&stream_id).unwrap_or(&fresh);
+            offset > state.next_offset() && state.check_window(stream_id, offset, len).is_ok()
         })
     }
 
