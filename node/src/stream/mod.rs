@@ -11,7 +11,6 @@
 //! - [`sender`]: a thin task around the sans-IO `protocol::stream::sender::SendMachine`:
 //!   several Prepares in flight (RFC 29 window), temporary failures retried with the same
 //!   frames, outcomes in order per stream.
-mod reassembly;
 mod receiver;
 mod sender;
 

@@ -14,10 +14,9 @@ use std::sync::Arc;
 use protocol::btpnips::addressing::TAG_LEN;
 use protocol::btpnips::secret::shared_secret;
 use protocol::ilp::{condition_of, ErrorCode, Fulfill, Prepare, Reject};
-use protocol::stream::{CloseCode, Frame, IlpPacketType, Side, StreamIds, StreamKeys, StreamPacket};
+use protocol::stream::{CloseCode, Frame, IlpPacketType, RecvStream, Side, StreamIds, StreamKeys, StreamPacket};
 use tokio::sync::{mpsc, oneshot};
 
-use super::reassembly::RecvStream;
 use crate::connector::{reject, Source};
 use crate::node::Node;
 

@@ -8,12 +8,15 @@
 //! - [`sender`]: the sending side of a connection as a sans-IO machine (window of Prepares
 //!   in flight, retries, fees, flow control; §4.4, §4.5).
 //! - [`flow`]: flow-control bookkeeping (stream ids, data and money windows; §3.3, §4.4, §4.5).
+//! - [`reassembly`]: the receive side of one stream ([`RecvStream`]: StreamData back in offset
+//!   order, the stream's window, BTP-NIPs message framing; §4.4, §5.3.11).
 
 mod crypto;
 mod error;
 pub mod flow;
 mod frame;
 mod packet;
+pub mod reassembly;
 pub mod sender;
 
 pub use crypto::{
@@ -23,3 +26,4 @@ pub use error::StreamError;
 pub use flow::{remote_limits, FlowError, MoneyWindow, RecvWindow, RemoteLimits, SendWindow, Side, StreamIds};
 pub use frame::{frame_type, CloseCode, Frame};
 pub use packet::{IlpPacketType, StreamPacket, STREAM_VERSION};
+pub use reassembly::{Received, RecvStream};

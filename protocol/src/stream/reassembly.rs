@@ -1,19 +1,31 @@
-//! Per-stream receive state: put StreamData frames back in offset order and cut the bytes
-//! into BTP-NIPs messages (RFC 29 §5.3 StreamData; docs/btp-nips.md §3).
+//! Per-stream receive state of a STREAM receiver, sans-IO: put StreamData frames back in
+//! offset order (RFC 29 §5.3.11 StreamData), enforce the stream's receive window (RFC 29
+//! §4.4.4, StreamMaxData §5.3.12) and, on BTP-NIPs connections, cut the in-order bytes into
+//! framed NIP-01 messages (docs/btp-nips.md §3, [`MessageDecoder`]).
+//!
+//! Like the rest of the crate this does no I/O and reads no clock. A receiver applies a
+//! packet's frames to *clones* of its [`RecvStream`]s and keeps them only when it accepts the
+//! packet, so a rejected packet (whose frames the sender will resend) leaves no trace.
+//!
+//! Units: offsets, lengths, windows and buffer sizes are **bytes**; money is **asset units**
+//! of the receiver.
 use std::collections::BTreeMap;
 
-use protocol::btpnips::framing::MessageDecoder;
-use protocol::btpnips::BtpNipsError;
-use protocol::stream::{FlowError, Frame, RecvWindow};
+use crate::btpnips::framing::MessageDecoder;
+use crate::btpnips::BtpNipsError;
+use crate::stream::{FlowError, Frame, RecvWindow};
 
-/// Most bytes buffered out of order on one stream before the stream is refused.
+/// Most bytes (512 KiB) buffered out of order on one stream; a StreamData frame that would
+/// buffer more is refused ([`BtpNipsError::MessageTooLarge`] with the total, bytes).
 pub const MAX_BUFFERED: usize = 512 * 1024;
-/// Receive window per stream (bytes beyond what the application consumed), advertised with
-/// StreamMaxData (RFC 29 §5.3). Larger than one BTP-NIPs message, so a message always fits.
+/// Receive window per stream (512 KiB: bytes beyond what the application consumed),
+/// advertised with StreamMaxData (RFC 29 §5.3.12). Larger than one BTP-NIPs message
+/// ([`crate::btpnips::framing::MAX_MESSAGE_LEN`], 256 KiB), so a message always fits.
 pub const STREAM_WINDOW: u64 = 512 * 1024;
 
-/// Receive side of one stream. Cloned before a packet is applied, so a rejected packet
-/// leaves no trace (a Reject NACKs its frames).
+/// Receive side of one stream (RFC 29 §4.4, §5.3.11): the next expected offset, data that
+/// arrived after a gap, the receive window and the money received. Cloned before a packet is
+/// applied, so a rejected packet leaves no trace (a Reject NACKs its frames).
 #[derive(Debug, Clone)]
 pub struct RecvStream {
     next_offset: u64,
@@ -28,6 +40,7 @@ pub struct RecvStream {
 }
 
 impl Default for RecvStream {
+    /// A raw stream: nothing received, a window of [`STREAM_WINDOW`] bytes.
     fn default() -> Self {
         Self {
             next_offset: 0,
@@ -40,46 +53,53 @@ impl Default for RecvStream {
     }
 }
 
-/// What one StreamData frame made available, in order.
+/// What one StreamData frame (RFC 29 §5.3.11) made available, in order.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Received {
-    /// Newly contiguous bytes.
+    /// Newly contiguous bytes, in stream order.
     pub bytes: Vec<u8>,
-    /// Messages completed (framed streams only).
+    /// NIP-01 JSON messages completed (framed streams only, docs/btp-nips.md §3).
     pub messages: Vec<String>,
 }
 
 impl RecvStream {
-    /// A stream whose bytes are BTP-NIPs framed messages.
+    /// A stream whose bytes are BTP-NIPs framed messages (docs/btp-nips.md §3), with a window
+    /// of [`STREAM_WINDOW`] bytes.
     pub fn framed() -> Self {
         Self { decoder: Some(MessageDecoder::new()), ..Self::default() }
     }
 
-    /// A stream of raw bytes (e.g. an SPSP payment's data).
+    /// A stream of raw bytes (e.g. an SPSP payment's data, RFC 9), with a window of
+    /// [`STREAM_WINDOW`] bytes.
     pub fn raw() -> Self {
         Self::default()
     }
 
-    /// Check a StreamData frame against the window we advertised.
-    /// Errors: FlowError::DataOverLimit (close the connection with FlowControlError).
+    /// Check a StreamData frame of `len` bytes at byte `offset` against the window we
+    /// advertised (RFC 29 §4.4.4: its end must not pass our StreamMaxData).
+    ///
+    /// Errors: [`FlowError::DataOverLimit`] (close the connection with FlowControlError,
+    /// RFC 29 §5.4).
     pub fn check_window(&self, stream_id: u64, offset: u64, len: u64) -> Result<(), FlowError> {
         self.window.check_stream(stream_id, offset, len)
     }
 
-    /// The offset of the next byte the stream expects (everything before it was consumed).
+    /// The offset (bytes) of the next byte the stream expects: every byte before it was
+    /// delivered in order.
     pub fn next_offset(&self) -> u64 {
         self.next_offset
     }
 
-    /// Count money received on this stream; returns the new total.
+    /// Count `amount` (asset units) received on this stream (RFC 29 §5.3.10 StreamMoney);
+    /// returns the new total, saturating at `u64::MAX`.
     pub fn add_money(&mut self, amount: u64) -> u64 {
         self.money = self.money.saturating_add(amount);
         self.money
     }
 
-    /// Frames to put in our reply: StreamMaxData with our current window (raised once enough
-    /// was consumed; senders assume 16 384 bytes until told), and StreamMaxMoney (we accept
-    /// any amount) when money arrived.
+    /// Frames to put in our reply: StreamMaxData (RFC 29 §5.3.12) with our current window in
+    /// bytes (raised once enough was consumed; senders assume 16 384 bytes until told), and
+    /// StreamMaxMoney (§5.3.9; we accept any amount) when money arrived.
     pub fn reply_frames(&mut self, stream_id: u64, got_money: bool) -> Vec<Frame> {
         let mut frames = Vec::new();
         self.window.on_consumed(self.next_offset);
@@ -90,10 +110,16 @@ impl RecvStream {
         frames
     }
 
-    /// Apply one StreamData frame and return the bytes and messages it completes.
+    /// Apply one StreamData frame (RFC 29 §5.3.11): `data` at byte `offset`. Returns the
+    /// bytes and messages it completes.
     ///
-    /// Bytes before `next_offset` (a retransmission) are skipped; bytes after a gap wait
-    /// for the gap to fill. Errors: too much buffered, or a framing error.
+    /// Bytes before [`RecvStream::next_offset`] (a retransmission) are skipped; bytes after a
+    /// gap wait for the gap to fill. The caller checks the window first
+    /// ([`RecvStream::check_window`]).
+    ///
+    /// Errors: more than [`MAX_BUFFERED`] bytes out of order
+    /// ([`BtpNipsError::MessageTooLarge`]), or a framing error from [`MessageDecoder::push`].
+    /// After an error the state is unusable: apply frames to a clone and drop it.
     pub fn push(&mut self, offset: u64, data: &[u8]) -> Result<Received, BtpNipsError> {
         if offset > self.next_offset {
             self.buffered += data.len();
@@ -134,7 +160,7 @@ impl RecvStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::btpnips::framing::encode_message;
+    use crate::btpnips::framing::encode_message;
 
     #[test]
     fn reorders_and_skips_retransmissions() {
