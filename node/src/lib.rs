@@ -8,6 +8,7 @@ pub mod btpnips;
 pub mod clock;
 pub mod config;
 pub mod connector;
+pub mod data_dir;
 pub mod follows;
 pub mod http_client;
 pub mod ingest;

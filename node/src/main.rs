@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Init => {
-            std::fs::create_dir_all(&config.data_dir)?;
+            btpnips::data_dir::prepare(&config.data_dir, btpnips::node::DB_FILE)?;
             let passphrase = keys::configured_passphrase(config.key_passphrase_file.as_deref())?;
             let key = keys::NodeKey::load_or_generate(&config.data_dir, passphrase.as_ref().map(|p| p.as_str()))?;
             println!("{}", key.pubkey_hex);

@@ -100,8 +100,7 @@ impl Node {
     /// Errors: an unusable data dir, database or configuration, or a port already taken.
     pub async fn start(config: Config) -> anyhow::Result<Arc<Node>> {
         let (ws_bootstrap, p2p_bootstrap) = split_bootstrap(&config)?;
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+        crate::data_dir::prepare(&config.data_dir, DB_FILE)?;
         let passphrase = crate::keys::configured_passphrase(config.key_passphrase_file.as_deref())?;
         let key = NodeKey::load_or_generate(&config.data_dir, passphrase.as_ref().map(|p| p.as_str()))?;
         ensure_api_token(&config)?;
@@ -179,7 +178,7 @@ impl Node {
         crate::btpnips::spawn_resumer(&node);
         crate::connector::ccp::spawn_hold_down(&node);
         let listen_file = node.config.data_dir.join(crate::api::LISTEN_FILE);
-        std::fs::write(&listen_file, serde_json::to_string_pretty(&listen)?)
+        crate::data_dir::write_private_replace(&listen_file, &serde_json::to_string_pretty(&listen)?)
             .with_context(|| format!("writing {}", listen_file.display()))?;
         for bp in ws_bootstrap {
             crate::link::dial_forever(node.clone(), crate::link::DialTarget::Bootstrap(bp));

@@ -49,10 +49,11 @@ impl Storage {
     /// Open the SQLite database at `path`, creating the file (not its directory) if missing,
     /// apply the migrations and spawn the writer task on the current tokio runtime.
     pub async fn open_sqlite(path: &Path) -> Result<Storage, StorageError> {
-        let conn = sqlite::open_writer(path).await?;
+        let options = sqlite::writer_options(path);
+        let conn = sqlite::open_writer_with(&options).await?;
         let read = sqlite::open_readers(path).await?;
         tracing::info!(path = %path.display(), "storage opened");
-        Ok(Storage { read, writer: WriterHandle::spawn(conn) })
+        Ok(Storage { read, writer: WriterHandle::spawn(conn, options) })
     }
 
     /// The handle for writes.

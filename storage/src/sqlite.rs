@@ -15,19 +15,30 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections in the read-only pool.
 const READERS: u32 = 4;
 
-/// Open (creating if missing) the file for writing, set WAL + synchronous=FULL + foreign
-/// keys + busy timeout, and run the migrations. Returns the writer's connection.
-pub(crate) async fn open_writer(path: &Path) -> Result<SqliteConnection, StorageError> {
-    let options = SqliteConnectOptions::new()
+/// The writer connection's options: the file (created if missing), WAL + synchronous=FULL +
+/// foreign keys + busy timeout. The writer task reconnects with the same options after a
+/// storage fault.
+pub(crate) fn writer_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(BUSY_TIMEOUT);
+        .busy_timeout(BUSY_TIMEOUT)
+}
+
+/// Connect with `options` and run the migrations. Returns the writer's connection.
+pub(crate) async fn open_writer_with(options: &SqliteConnectOptions) -> Result<SqliteConnection, StorageError> {
     let mut conn = options.connect().await?;
     sqlx::migrate!("./migrations").run(&mut conn).await?;
     Ok(conn)
+}
+
+/// [`open_writer_with`] the default [`writer_options`] for `path`.
+#[cfg(test)]
+pub(crate) async fn open_writer(path: &Path) -> Result<SqliteConnection, StorageError> {
+    open_writer_with(&writer_options(path)).await
 }
 
 /// The read-only pool over an existing (already migrated) file.

@@ -2,14 +2,24 @@
 //!
 //! Callers send submissions (`Vec<Op>`) over a bounded channel. The task takes the first
 //! waiting submission plus everything else already queued (up to [`MAX_BATCH`]), runs them in
-//! ONE transaction with one SAVEPOINT per submission (a failing submission is rolled back
-//! alone), COMMITs, and only then answers each submitter. A reply of `Ok` therefore means
-//! "committed" (durable: the SQLite connection runs WAL with synchronous=FULL).
+//! ONE transaction with one SAVEPOINT per submission (a submission the data refuses — a
+//! constraint, an asset mismatch — is rolled back alone), COMMITs, and only then answers each
+//! submitter. A reply of `Ok` therefore means "committed" (durable: the SQLite connection runs
+//! WAL with synchronous=FULL).
+//!
+//! A **storage fault** (disk full, I/O error, busy timeout, a failed COMMIT, anything the
+//! driver reports that is not a refusal of the data) fails the whole batch: nothing of it is
+//! committed, every submitter gets the error, the transaction is rolled back and the
+//! connection closed; the next batch opens a fresh one. SQLite may roll a transaction back by
+//! itself on SQLITE_FULL/IOERR/BUSY/NOMEM; BEGIN, SAVEPOINT and COMMIT are plain statements
+//! here, so no driver-side transaction state can drift from the database's (sqlx's own
+//! `Transaction` did: after such a rollback its next `begin` became a SAVEPOINT inside a
+//! transaction that never committed, and every later submission was answered `Ok` unwritten).
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use sqlx::sqlite::SqliteConnection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::Connection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -20,6 +30,9 @@ pub const MAX_BATCH: usize = 512;
 
 /// Capacity of the submission queue; senders wait (backpressure) when it is full.
 const QUEUE: usize = 4096;
+
+/// Least time between two log lines about storage faults (the rest are counted).
+const FAULT_LOG_EVERY: Duration = Duration::from_secs(1);
 
 type Reply = oneshot::Sender<Result<Vec<OpOutcome>, StorageError>>;
 
@@ -40,12 +53,18 @@ pub struct WriterStats {
     pub batches: u64,
     /// Submissions processed (committed or failed).
     pub submissions: u64,
+    /// Batches that failed with a storage fault (nothing of them committed).
+    pub faults: u64,
+    /// Times the writer opened a fresh connection after a fault.
+    pub reconnects: u64,
 }
 
 #[derive(Default)]
 struct Counters {
     batches: AtomicU64,
     submissions: AtomicU64,
+    faults: AtomicU64,
+    reconnects: AtomicU64,
 }
 
 /// Sends write submissions to the database's single writer task. Cheap to clone.
@@ -62,16 +81,20 @@ impl std::fmt::Debug for WriterHandle {
 }
 
 impl WriterHandle {
-    /// Spawn the writer task (on the current tokio runtime) over its own connection.
-    pub(crate) fn spawn(conn: SqliteConnection) -> WriterHandle {
+    /// Spawn the writer task (on the current tokio runtime) over its own connection; after a
+    /// storage fault it reconnects with `options`.
+    pub(crate) fn spawn(conn: SqliteConnection, options: SqliteConnectOptions) -> WriterHandle {
         let (tx, rx) = mpsc::channel(QUEUE);
         let counters = Arc::new(Counters::default());
-        tokio::spawn(run(conn, rx, counters.clone()));
+        let writer = Writer { conn: Some(conn), options, counters: counters.clone(), log: FaultLog::default() };
+        tokio::spawn(writer.run(rx));
         WriterHandle { tx, counters }
     }
 
     /// Apply `ops` atomically (all or none). Returns one outcome per op, in order, only after
-    /// the transaction holding them has committed. On `Err` nothing of `ops` was committed.
+    /// the transaction holding them has committed. On `Err` nothing of `ops` was committed:
+    /// the data was refused ([`StorageError::AssetMismatch`], a constraint, …) or a storage
+    /// fault failed the batch ([`StorageError::BatchFailed`]); a later submission may succeed.
     ///
     /// If the caller drops this future after the submission was queued, it may still commit.
     pub async fn submit(&self, ops: Vec<Op>) -> Result<Vec<OpOutcome>, StorageError> {
@@ -93,6 +116,8 @@ impl WriterHandle {
         WriterStats {
             batches: self.counters.batches.load(Ordering::Relaxed),
             submissions: self.counters.submissions.load(Ordering::Relaxed),
+            faults: self.counters.faults.load(Ordering::Relaxed),
+            reconnects: self.counters.reconnects.load(Ordering::Relaxed),
         }
     }
 
@@ -106,92 +131,194 @@ impl WriterHandle {
     }
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, counters: Arc<Counters>) {
-    let mut closers = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut batch = Vec::new();
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                Msg::Submit(s) => batch.push(s),
-                Msg::Close(done) => {
-                    // Stop accepting; what is already queued is still drained below.
-                    closers.push(done);
-                    rx.close();
+/// The writer task's state: its connection (`None` after a fault, until the next batch
+/// reconnects) and how to make a new one.
+struct Writer {
+    conn: Option<SqliteConnection>,
+    options: SqliteConnectOptions,
+    counters: Arc<Counters>,
+    log: FaultLog,
+}
+
+/// Rate-limits the fault log: a disk that stays full fails every batch.
+#[derive(Default)]
+struct FaultLog {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl FaultLog {
+    fn fault(&mut self, submissions: usize, reason: &str) {
+        let now = Instant::now();
+        if self.last.is_some_and(|t| now.duration_since(t) < FAULT_LOG_EVERY) {
+            self.suppressed += 1;
+            return;
+        }
+        let suppressed = std::mem::take(&mut self.suppressed);
+        self.last = Some(now);
+        tracing::error!(submissions, suppressed, %reason, "storage fault: batch rolled back, nothing committed");
+    }
+}
+
+/// Why a batch did not commit: the transaction as a whole failed.
+struct Fault(String);
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        let mut closers = Vec::new();
+        while let Some(first) = rx.recv().await {
+            let mut batch = Vec::new();
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                match msg {
+                    Msg::Submit(s) => batch.push(s),
+                    Msg::Close(done) => {
+                        // Stop accepting; what is already queued is still drained below.
+                        closers.push(done);
+                        rx.close();
+                    }
+                }
+                if batch.len() < MAX_BATCH {
+                    next = rx.try_recv().ok();
                 }
             }
-            if batch.len() < MAX_BATCH {
-                next = rx.try_recv().ok();
+            if !batch.is_empty() {
+                self.counters.batches.fetch_add(1, Ordering::Relaxed);
+                self.counters.submissions.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                self.run_batch(batch).await;
             }
         }
-        if !batch.is_empty() {
-            counters.batches.fetch_add(1, Ordering::Relaxed);
-            counters.submissions.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            run_batch(&mut conn, batch).await;
+        if let Some(conn) = self.conn.take() {
+            if let Err(e) = conn.close().await {
+                tracing::warn!(error = %e, "closing the writer connection failed");
+            }
+        }
+        tracing::debug!("storage writer stopped");
+        for done in closers {
+            let _ = done.send(());
         }
     }
-    if let Err(e) = conn.close().await {
-        tracing::warn!(error = %e, "closing the writer connection failed");
-    }
-    tracing::debug!("storage writer stopped");
-    for done in closers {
-        let _ = done.send(());
-    }
-}
 
-/// One transaction for the whole batch; answers every submission.
-async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Submission>) {
-    let started = Instant::now();
-    let n = batch.len();
-    let mut results = Vec::with_capacity(n);
-    let fatal = match apply_batch(conn, &batch, &mut results).await {
-        Ok(()) => None,
-        Err(e) => Some(e.to_string()),
-    };
-    match &fatal {
-        None => tracing::debug!(submissions = n, elapsed_ms = started.elapsed().as_millis() as u64, "batch committed"),
-        Some(reason) => {
-            tracing::error!(submissions = n, %reason, "batch failed, nothing committed")
+    /// Open a fresh connection if a fault closed the last.
+    async fn ensure_connection(&mut self) -> Result<(), Fault> {
+        if self.conn.is_none() {
+            // The schema was migrated when the database was opened; a reconnect only connects.
+            let conn = sqlx::ConnectOptions::connect(&self.options)
+                .await
+                .map_err(|e| Fault(format!("could not reopen the database: {e}")))?;
+            self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+            tracing::info!("storage writer reconnected");
+            self.conn = Some(conn);
         }
+        Ok(())
     }
-    let mut results = results.into_iter();
-    for sub in batch {
-        let result = match (&fatal, results.next()) {
-            (None, Some(r)) => r,
-            // A submission that failed on its own keeps its own error.
-            (Some(_), Some(Err(e))) => Err(e),
-            _ => {
-                Err(StorageError::BatchFailed { reason: fatal.clone().unwrap_or_else(|| "no result recorded".into()) })
+
+    /// One transaction for the whole batch; answers every submission.
+    async fn run_batch(&mut self, batch: Vec<Submission>) {
+        let started = Instant::now();
+        let n = batch.len();
+        let mut results = Vec::with_capacity(n);
+        let outcome = match (self.ensure_connection().await, self.conn.as_mut()) {
+            (Ok(()), Some(conn)) => apply_batch(conn, &batch, &mut results).await,
+            (Err(fault), _) => Err(fault),
+            (Ok(()), None) => Err(Fault("no connection".into())),
+        };
+        let fault = match outcome {
+            Ok(()) => {
+                tracing::debug!(submissions = n, elapsed_ms = started.elapsed().as_millis() as u64, "batch committed");
+                None
+            }
+            Err(Fault(reason)) => {
+                self.counters.faults.fetch_add(1, Ordering::Relaxed);
+                self.log.fault(n, &reason);
+                self.discard_connection().await;
+                Some(reason)
             }
         };
-        let _ = sub.reply.send(result);
+        let mut results = results.into_iter();
+        for sub in batch {
+            let result = match (&fault, results.next()) {
+                (None, Some(r)) => r,
+                // A submission the data refused keeps its own error.
+                (Some(_), Some(Err(e))) if !is_fault(&e) => Err(e),
+                (reason, _) => Err(StorageError::BatchFailed {
+                    reason: reason.clone().unwrap_or_else(|| "no result recorded".into()),
+                }),
+            };
+            let _ = sub.reply.send(result);
+        }
+    }
+
+    /// After a fault: roll back whatever SQLite still holds open and close the connection,
+    /// so the next batch starts on a fresh one with no transaction and no write lock.
+    async fn discard_connection(&mut self) {
+        let Some(mut conn) = self.conn.take() else { return };
+        let _ = sqlx::query("ROLLBACK").execute(&mut conn).await; // "no transaction is active" is fine
+        if let Err(e) = conn.close().await {
+            tracing::debug!(error = %e, "closing the faulted writer connection");
+        }
     }
 }
 
-/// BEGIN; per submission SAVEPOINT / apply / RELEASE (or ROLLBACK TO); COMMIT.
-/// `Err` means the transaction as a whole did not commit.
+/// Whether `e` is a storage fault (the batch cannot commit) rather than the data being refused.
+/// Refusals: our own checks (asset mismatch, overflow, range, JSON) and SQLite's constraint,
+/// type-mismatch and too-big errors, which fail one statement and leave the transaction open.
+fn is_fault(e: &StorageError) -> bool {
+    match e {
+        StorageError::Database(sqlx::Error::Database(db)) => {
+            let primary = db.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
+            // SQLITE_TOOBIG 18, SQLITE_CONSTRAINT 19, SQLITE_MISMATCH 20.
+            !matches!(primary, Some(18..=20))
+        }
+        StorageError::Database(_) | StorageError::Migrate(_) | StorageError::WriterGone => true,
+        StorageError::BatchFailed { .. } => true,
+        StorageError::Json(_)
+        | StorageError::AssetMismatch { .. }
+        | StorageError::BalanceOverflow { .. }
+        | StorageError::OutOfRange { .. }
+        | StorageError::Corrupt(_) => false,
+    }
+}
+
+/// BEGIN IMMEDIATE; per submission SAVEPOINT / apply / RELEASE (or ROLLBACK TO on a refusal);
+/// COMMIT. `Err` means the transaction as a whole did not commit (the caller rolls back).
 async fn apply_batch(
     conn: &mut SqliteConnection,
     batch: &[Submission],
     results: &mut Vec<Result<Vec<OpOutcome>, StorageError>>,
-) -> Result<(), sqlx::Error> {
-    let mut tx = conn.begin().await?;
+) -> Result<(), Fault> {
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await.map_err(|e| Fault(format!("BEGIN: {e}")))?;
     for sub in batch {
-        sqlx::query("SAVEPOINT submission").execute(&mut *tx).await?;
-        match apply_ops(&mut tx, &sub.ops).await {
+        sqlx::query("SAVEPOINT submission").execute(&mut *conn).await.map_err(|e| Fault(format!("SAVEPOINT: {e}")))?;
+        match apply_ops(conn, &sub.ops).await {
             Ok(outcomes) => {
-                sqlx::query("RELEASE SAVEPOINT submission").execute(&mut *tx).await?;
+                sqlx::query("RELEASE SAVEPOINT submission")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| Fault(format!("RELEASE: {e}")))?;
                 results.push(Ok(outcomes));
             }
+            Err(e) if is_fault(&e) => {
+                let reason = e.to_string();
+                results.push(Err(e));
+                return Err(Fault(reason));
+            }
             Err(e) => {
-                tracing::debug!(error = %e, "submission rolled back");
-                sqlx::query("ROLLBACK TO SAVEPOINT submission").execute(&mut *tx).await?;
-                sqlx::query("RELEASE SAVEPOINT submission").execute(&mut *tx).await?;
+                tracing::debug!(error = %e, "submission refused, rolled back alone");
+                sqlx::query("ROLLBACK TO SAVEPOINT submission")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| Fault(format!("ROLLBACK TO: {e}")))?;
+                sqlx::query("RELEASE SAVEPOINT submission")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| Fault(format!("RELEASE: {e}")))?;
                 results.push(Err(e));
             }
         }
     }
-    tx.commit().await
+    sqlx::query("COMMIT").execute(&mut *conn).await.map_err(|e| Fault(format!("COMMIT: {e}")))?;
+    Ok(())
 }
 
 async fn apply_ops(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<OpOutcome>, StorageError> {
@@ -226,79 +353,4 @@ async fn apply_ops(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<OpOutc
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::LedgerEntry;
-    use protocol::nostr::Event;
-
-    fn event(n: u64) -> Event {
-        Event {
-            id: format!("{n:064x}"),
-            pubkey: "a".repeat(64),
-            created_at: n,
-            kind: 1,
-            tags: vec![],
-            content: String::new(),
-            sig: String::new(),
-        }
-    }
-
-    fn credit(account: &str, code: &str, reference: &str) -> Op {
-        Op::Ledger(LedgerEntry {
-            account: account.into(),
-            asset_code: code.into(),
-            asset_scale: 2,
-            delta: 7,
-            reference: reference.into(),
-            memo: String::new(),
-            created_at: 1,
-        })
-    }
-
-    type Answer = oneshot::Receiver<Result<Vec<OpOutcome>, StorageError>>;
-
-    fn submission(ops: Vec<Op>) -> (Submission, Answer) {
-        let (reply, answer) = oneshot::channel();
-        (Submission { ops, reply }, answer)
-    }
-
-    /// Three submissions in ONE batch; the middle one fails after writing: only it is undone.
-    #[tokio::test]
-    async fn failing_submission_rolls_back_alone_within_a_batch() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut conn = crate::sqlite::open_writer(&dir.path().join("db")).await.unwrap();
-        let (s1, a1) = submission(vec![Op::InsertEvent(event(1)), credit("alice", "USD", "r1")]);
-        let (s2, a2) =
-            submission(vec![Op::InsertEvent(event(2)), credit("bob", "USD", "r2"), credit("alice", "EUR", "r3")]);
-        let (s3, a3) = submission(vec![Op::InsertEvent(event(3)), credit("alice", "USD", "r4")]);
-        run_batch(&mut conn, vec![s1, s2, s3]).await;
-
-        assert!(a1.await.unwrap().is_ok());
-        let err = a2.await.unwrap().unwrap_err();
-        assert!(matches!(err, StorageError::AssetMismatch { .. }), "{err}");
-        assert_eq!(a3.await.unwrap().unwrap()[1], OpOutcome::Ledger(crate::LedgerOutcome::Applied { balance: 14 }));
-
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM events ORDER BY id").fetch_all(&mut conn).await.unwrap();
-        assert_eq!(ids, vec![event(1).id, event(3).id]);
-        let accounts: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM accounts ORDER BY id").fetch_all(&mut conn).await.unwrap();
-        assert_eq!(accounts, vec!["alice".to_string()]);
-    }
-
-    /// When the transaction itself cannot run, every submitter hears so and nothing is kept.
-    #[tokio::test]
-    async fn batch_failure_reaches_every_submitter() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut conn = crate::sqlite::open_writer(&dir.path().join("db")).await.unwrap();
-        // An open transaction makes BEGIN fail.
-        sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
-        let (s1, a1) = submission(vec![Op::InsertEvent(event(1))]);
-        let (s2, a2) = submission(vec![]);
-        run_batch(&mut conn, vec![s1, s2]).await;
-        for answer in [a1, a2] {
-            let err = answer.await.unwrap().unwrap_err();
-            assert!(matches!(err, StorageError::BatchFailed { .. }), "{err}");
-        }
-    }
-}
+mod tests;

@@ -31,10 +31,10 @@ export async function eventually (fn, { timeoutMs = 20000, intervalMs = 100, wha
 
 /** A btpnips node in its own data dir. `secretHex` makes the owner's key the node key. */
 export class NodeProcess {
-  constructor (name, { secretHex, config = {}, env = {} } = {}) {
+  constructor (name, { secretHex, config = {}, env = {}, dataDir } = {}) {
     this.name = name
     this.env = env
-    this.dataDir = mkdtempSync(path.join(tmpdir(), `btpnips-${name}-`))
+    this.dataDir = dataDir ?? mkdtempSync(path.join(tmpdir(), `btpnips-${name}-`))
     if (secretHex) writeFileSync(path.join(this.dataDir, 'node.key'), secretHex + '\n', { mode: 0o600 })
     this.config = {
       relay_listen: '127.0.0.1:0',
@@ -142,5 +142,77 @@ export async function stopAll (procs) {
     await p.stop()
     if (process.exitCode) console.error(`--- ${p.name} ---\n${p instanceof NodeProcess ? p.logs() : (p.describe?.() ?? '')}`)
     if (p instanceof NodeProcess) p.cleanup()
+  }
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 that a test controls, standing between a node and something it
+ * talks to (a peer's listener, the chain RPC), to cut the path without touching either end:
+ * - `cut('refuse')`: every connection is dropped and the port refuses new ones, as when the
+ *   far end has gone away (a stopped RPC server);
+ * - `cut('blackhole')`: connections stay up but nothing passes either way, new ones are
+ *   accepted and hear nothing, as in a network partition;
+ * - `heal()`: traffic passes again; connections that lived through a blackhole are closed
+ *   (bytes were lost inside them), so both ends reconnect.
+ */
+export class TcpProxy {
+  constructor (name, targetPort, targetHost = '127.0.0.1') {
+    this.name = name
+    this.target = { port: targetPort, host: targetHost }
+    this.pairs = new Set()
+    this.mode = 'open'
+    this.server = null
+    this.port = 0
+  }
+
+  async start (port = 0) {
+    this.server = net.createServer((client) => this.#accept(client))
+    await new Promise((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(port || this.port, '127.0.0.1', resolve)
+    })
+    this.port = this.server.address().port
+    return this
+  }
+
+  #accept (client) {
+    client.setNoDelay(true)
+    const pair = { client, upstream: null, survivedBlackhole: this.mode === 'blackhole' }
+    this.pairs.add(pair)
+    const done = () => { this.pairs.delete(pair); client.destroy(); pair.upstream?.destroy() }
+    client.on('error', done); client.on('close', done)
+    const upstream = net.connect(this.target.port, this.target.host)
+    upstream.setNoDelay(true)
+    pair.upstream = upstream
+    upstream.on('error', done); upstream.on('close', done)
+    client.on('data', (d) => { if (this.mode === 'open' && !pair.survivedBlackhole) upstream.write(d) })
+    upstream.on('data', (d) => { if (this.mode === 'open' && !pair.survivedBlackhole) client.write(d) })
+  }
+
+  async cut (mode = 'blackhole') {
+    this.mode = mode
+    if (mode === 'refuse') {
+      for (const p of this.pairs) { p.client.destroy(); p.upstream?.destroy() }
+      this.pairs.clear()
+      await new Promise((resolve) => this.server.close(resolve))
+      this.server = null
+    } else {
+      for (const p of this.pairs) p.survivedBlackhole = true
+    }
+  }
+
+  async heal () {
+    const wasRefusing = this.mode === 'refuse'
+    this.mode = 'open'
+    for (const p of [...this.pairs]) if (p.survivedBlackhole) { p.client.destroy(); p.upstream?.destroy(); this.pairs.delete(p) }
+    if (wasRefusing) await this.start(this.port)
+  }
+
+  async stop () {
+    this.mode = 'refuse'
+    for (const p of this.pairs) { p.client.destroy(); p.upstream?.destroy() }
+    this.pairs.clear()
+    if (this.server) await new Promise((resolve) => this.server.close(resolve))
+    this.server = null
   }
 }
