@@ -490,6 +490,32 @@ impl ChannelClient {
         })
     }
 
+    /// How many channels `sender` has opened on this deployment (`channelNonce[sender]`): the
+    /// channel nonce its next channel gets.
+    pub async fn channel_nonce(&self, sender: Address) -> Result<U256, ChainError> {
+        Ok(self.contract.channelNonce(sender).call().await?)
+    }
+
+    /// The id of the channel `sender` opened (or will open) to `recipient` in `token`
+    /// (`Address::ZERO` for ETH) with channel nonce `nonce`: the contract's `computeChannelId`.
+    pub async fn channel_id_for(
+        &self,
+        sender: Address,
+        recipient: Address,
+        token: Address,
+        nonce: U256,
+    ) -> Result<B256, ChainError> {
+        Ok(self.contract.computeChannelId(sender, recipient, token, nonce).call().await?)
+    }
+
+    /// Whether a transaction from our address waits in the node's pool, not yet mined (its
+    /// pending transaction count is above the latest block's).
+    pub async fn has_pending_transactions(&self) -> Result<bool, ChainError> {
+        let pending = self.provider.get_transaction_count(self.address).pending().await?;
+        let latest = self.provider.get_transaction_count(self.address).latest().await?;
+        Ok(pending > latest)
+    }
+
     /// ETH balance of `who`, in wei, at the latest block.
     pub async fn balance(&self, who: Address) -> Result<U256, ChainError> {
         Ok(self.provider.get_balance(who).await?)

@@ -204,6 +204,13 @@ pub enum PayError {
     /// The open transaction failed.
     #[error("open: {0}")]
     Open(#[source] ChainError),
+    /// An earlier open of a channel to this peer may still land (its transaction was sent, the
+    /// chain shows neither the channel nor an empty pool yet): no second open until it is known.
+    #[error("an earlier open (channel nonce {nonce}) is not settled on chain yet")]
+    OpenPending {
+        /// The contract's channel nonce the earlier open was sent at.
+        nonce: String,
+    },
     /// The peer did not answer the claim with a BTP Response (its refusal, or the link's
     /// failure).
     #[error("peer did not accept claim {claim}: {source}")]

@@ -48,7 +48,12 @@ pub struct Engine {
     acked: Mutex<HashMap<String, String>>,
     /// Serializes incoming claims (held across the chain read and the commit of one claim).
     claim_lock: tokio::sync::Mutex<()>,
+    /// Per peer, the paying step's last failure: (its text, when last logged, repeats since).
+    retry_log: Mutex<HashMap<String, (String, std::time::Instant, u64)>>,
 }
+
+/// How often a failure that repeats on every tick (the chain unreachable for minutes) is logged.
+const RETRY_LOG_EVERY: Duration = Duration::from_secs(30);
 
 /// Why the engine could not start.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +94,7 @@ impl Engine {
             channels: Mutex::new(HashMap::new()),
             acked: Mutex::new(HashMap::new()),
             claim_lock: tokio::sync::Mutex::new(()),
+            retry_log: Mutex::new(HashMap::new()),
         })
     }
 
@@ -112,6 +118,36 @@ impl Engine {
 
     fn channel(&self, peer: &str, direction: Direction) -> Option<ChannelRecord> {
         self.channels.lock().expect("poisoned").get(&(peer.to_owned(), direction)).cloned()
+    }
+
+    /// Log a paying step's outcome: a new failure at once, the same failure again at most every
+    /// [`RETRY_LOG_EVERY`] (with how often it repeated), and the recovery.
+    fn log_step(&self, peer: &str, outcome: Result<(), PayError>) {
+        let mut log = self.retry_log.lock().expect("poisoned");
+        match outcome {
+            Ok(()) => {
+                if let Some((error, _, repeats)) = log.remove(peer) {
+                    tracing::info!(%peer, last_error = %error, retries = repeats, "settlement (paying) works again");
+                }
+            }
+            Err(e) => {
+                let text = e.to_string();
+                let now = std::time::Instant::now();
+                match log.get_mut(peer) {
+                    Some((last, at, repeats)) if *last == text && now.duration_since(*at) < RETRY_LOG_EVERY => {
+                        *repeats += 1;
+                    }
+                    Some((last, at, repeats)) if *last == text => {
+                        tracing::warn!(%peer, error = %text, repeats = *repeats, "settlement (paying) still failing; will retry");
+                        *at = now;
+                    }
+                    _ => {
+                        tracing::warn!(%peer, error = %text, "settlement (paying) will retry");
+                        log.insert(peer.to_owned(), (text, now, 0));
+                    }
+                }
+            }
+        }
     }
 
     fn remember(&self, record: ChannelRecord) {
@@ -157,9 +193,8 @@ async fn tick(node: &Arc<Node>) {
         if node.links.get(&peer).is_none() {
             continue;
         }
-        if let Err(e) = payer::step(node, engine, &peer, &info).await {
-            tracing::warn!(%peer, error = %e, "settlement (paying) will retry");
-        }
+        let outcome = payer::step(node, engine, &peer, &info).await;
+        engine.log_step(&peer, outcome);
     }
     payee::step(node, engine).await;
 }

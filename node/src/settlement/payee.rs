@@ -247,13 +247,19 @@ pub(super) async fn step(node: &Arc<Node>, engine: &Engine) {
                 let Ok(id) = ch.channel_id.parse::<B256>() else { continue };
                 let Ok(state) = engine.client.channel(id).await else { continue };
                 if state.closed {
+                    // Pull what the close left us; until that succeeds (the chain unreachable,
+                    // the pull failed) the channel stays tracked and is looked at again.
+                    match super::payer::claim_refund(engine).await {
+                        Ok(()) => {}
+                        Err(e) => {
+                            tracing::warn!(peer = %ch.peer, channel = %ch.channel_id, error = %e, "settlement: our channel was closed; refund not pulled yet, will retry");
+                            continue;
+                        }
+                    }
                     let mut ch = ch;
-                    ch.status = ChannelStatus::Closed;
+                    ch.status = ChannelStatus::Refunded;
                     ch.revision += 1;
                     ch.updated_at = crate::clock::now_secs();
-                    if super::payer::claim_refund(engine).await.is_ok() {
-                        ch.status = ChannelStatus::Refunded;
-                    }
                     if node.storage.writer().submit(vec![Op::UpsertChannel(ch.clone())]).await.is_ok() {
                         tracing::info!(peer = %ch.peer, channel = %ch.channel_id, status = %ch.status, "settlement: our channel was closed by the payee");
                         engine.channels.lock().expect("poisoned").remove(&(ch.peer.clone(), Direction::Outbound));

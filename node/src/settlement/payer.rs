@@ -29,22 +29,43 @@ async fn sign_new_claim(
     info: &SettlementInfo,
     owed: u64,
 ) -> Result<(), PayError> {
-    let now = engine.client.block_timestamp().await.map_err(PayError::ChainTime)?;
+    // The chain's clock when it answers; while it cannot be reached, claims within the known
+    // deposit of a live channel go on being signed against our own clock (the expiry margin,
+    // `close_margin_secs`, dwarfs any drift) — only opening and topping up wait for the chain.
+    let chain_now = engine.client.block_timestamp().await;
+    let now = match &chain_now {
+        Ok(t) => *t,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "settlement: chain unreachable; signing within the known deposit");
+            crate::clock::now_secs()
+        }
+    };
     let mut ch = match engine.channel(peer, Direction::Outbound) {
         Some(c) if c.status.is_open() && c.expiry > now + engine.config.close_margin_secs => c,
-        _ => open(node, engine, peer, info, now).await?,
+        _ => open(node, engine, peer, info, chain_now.clone().map_err(PayError::ChainTime)?).await?,
     };
     let new_cum = parse_u256(&ch.claimed)? + to_base(engine, owed);
-    let deposit = parse_u256(&ch.deposit)?;
-    if new_cum > deposit {
-        let needed = new_cum - deposit;
-        let amount = needed.max(to_base(engine, engine.config.deposit));
+    if new_cum > parse_u256(&ch.deposit)? {
+        let now = chain_now.map_err(PayError::ChainTime)?;
         let id: B256 = ch.channel_id.parse().map_err(|e| PayError::ChannelId(format!("{e}")))?;
-        let expiry = ch.expiry.max(now + engine.config.channel_lifetime_secs);
-        engine.client.top_up_eth(id, amount, expiry).await.map_err(PayError::TopUp)?;
-        tracing::info!(%peer, channel = %ch.channel_id, amount = %amount, "settlement: topped up channel");
-        ch.deposit = (deposit + amount).to_string();
-        ch.expiry = expiry;
+        // A top-up whose receipt never reached us (the RPC went away) may have landed: the
+        // chain's deposit is the truth, so it is never paid twice.
+        let state = engine.client.channel(id).await.map_err(PayError::TopUp)?;
+        if state.deposit > parse_u256(&ch.deposit)? || state.expiry > ch.expiry {
+            tracing::info!(%peer, channel = %ch.channel_id, deposit = %state.deposit, "settlement: adopted the chain's deposit");
+            ch.deposit = state.deposit.to_string();
+            ch.expiry = ch.expiry.max(state.expiry);
+        }
+        let deposit = parse_u256(&ch.deposit)?;
+        if new_cum > deposit {
+            let needed = new_cum - deposit;
+            let amount = needed.max(to_base(engine, engine.config.deposit));
+            let expiry = ch.expiry.max(now + engine.config.channel_lifetime_secs);
+            engine.client.top_up_eth(id, amount, expiry).await.map_err(PayError::TopUp)?;
+            tracing::info!(%peer, channel = %ch.channel_id, amount = %amount, "settlement: topped up channel");
+            ch.deposit = (deposit + amount).to_string();
+            ch.expiry = expiry;
+        }
     }
     let id: B256 = ch.channel_id.parse().map_err(|e| PayError::ChannelId(format!("{e}")))?;
     let signature =
@@ -67,8 +88,19 @@ async fn sign_new_claim(
     Ok(())
 }
 
+/// Meta key holding the contract's channel nonce of an open to `peer` that was sent but not
+/// yet recorded (empty: none).
+fn opening_key(peer: &str) -> String {
+    format!("settlement.opening.{peer}")
+}
+
 /// Open a channel to `peer` with the configured deposit; returns it once the chain confirmed
 /// it (the deposit counts only then).
+///
+/// Exactly once, even when the RPC goes away between sending the transaction and reading its
+/// receipt: the contract's channel nonce is recorded before the transaction is sent; on the
+/// next attempt, a channel at that nonce on chain is adopted instead of opening another, and
+/// while our transaction may still be in the pool nothing new is sent ([`PayError::OpenPending`]).
 async fn open(
     node: &Arc<Node>,
     engine: &Engine,
@@ -77,16 +109,49 @@ async fn open(
     now: u64,
 ) -> Result<ChannelRecord, PayError> {
     let recipient: contracts::Address = info.address.parse().map_err(|e| PayError::PeerAddress(format!("{e}")))?;
-    let deposit = to_base(engine, engine.config.deposit);
-    let expiry = now + engine.config.channel_lifetime_secs;
-    let id = engine.client.open_eth(recipient, deposit, expiry).await.map_err(PayError::Open)?;
+    let me = engine.client.address();
+    let key = opening_key(peer);
+    let chain_nonce = engine.client.channel_nonce(me).await.map_err(PayError::Open)?;
+    let earlier = node.storage.meta(&key).await?.filter(|v| !v.is_empty());
+    let opened = match earlier.as_deref().map(str::parse::<contracts::U256>) {
+        Some(Ok(nonce)) if chain_nonce > nonce => {
+            let id = engine.client.channel_id_for(me, recipient, contracts::Address::ZERO, nonce).await;
+            let id = id.map_err(PayError::Open)?;
+            match engine.client.channel(id).await {
+                Ok(state) => {
+                    tracing::warn!(%peer, channel = %id, "settlement: adopted a channel whose open we did not see confirmed");
+                    Some((id, state.deposit, state.expiry))
+                }
+                // That nonce went to a channel to another peer: our earlier open never landed.
+                Err(contracts::ChainError::ChannelNotFound(_)) => None,
+                Err(e) => return Err(PayError::Open(e)),
+            }
+        }
+        Some(Ok(nonce)) if engine.client.has_pending_transactions().await.map_err(PayError::Open)? => {
+            return Err(PayError::OpenPending { nonce: nonce.to_string() });
+        }
+        _ => None,
+    };
+    let (id, deposit, expiry) = match opened {
+        Some(found) => found,
+        None => {
+            let deposit = to_base(engine, engine.config.deposit);
+            let expiry = now + engine.config.channel_lifetime_secs;
+            node.storage
+                .writer()
+                .submit(vec![Op::SetMeta { key: key.clone(), value: chain_nonce.to_string() }])
+                .await?;
+            let id = engine.client.open_eth(recipient, deposit, expiry).await.map_err(PayError::Open)?;
+            (id, deposit, expiry)
+        }
+    };
     let record = ChannelRecord {
         peer: peer.to_owned(),
         direction: Direction::Outbound,
         channel_id: id.to_string(),
         chain_id: engine.domain.chain_id,
         contract: engine.domain.contract.to_checksum(None),
-        sender: engine.client.address().to_checksum(None),
+        sender: me.to_checksum(None),
         recipient: recipient.to_checksum(None),
         deposit: deposit.to_string(),
         expiry,
@@ -96,7 +161,10 @@ async fn open(
         revision: 1,
         updated_at: crate::clock::now_secs(),
     };
-    node.storage.writer().submit(vec![Op::UpsertChannel(record.clone())]).await?;
+    node.storage
+        .writer()
+        .submit(vec![Op::UpsertChannel(record.clone()), Op::SetMeta { key, value: String::new() }])
+        .await?;
     tracing::info!(%peer, channel = %record.channel_id, deposit = %deposit, expiry, "settlement: opened channel");
     engine.remember(record.clone());
     Ok(record)
@@ -132,8 +200,13 @@ async fn deliver_latest(node: &Arc<Node>, engine: &Engine, peer: &str) -> Result
     }
 }
 
-/// The refund owed to us after one of our channels closed: pull it.
+/// The refund owed to us after one of our channels closed: pull it. `Ok` also when nothing is
+/// owed (a channel claimed to its full deposit leaves no refund).
 pub(super) async fn claim_refund(engine: &Engine) -> Result<(), ChainError> {
+    if engine.client.owed_eth(engine.client.address()).await?.is_zero() {
+        tracing::info!("settlement: nothing to refund");
+        return Ok(());
+    }
     match engine.client.claim_refund_eth().await {
         Ok(tx) => {
             tracing::info!(tx = %tx.tx_hash, "settlement: pulled refund");
