@@ -293,3 +293,64 @@ async fn payers_that_can_revoke_are_refused_and_a_late_delegation_closes_the_cha
     assert_eq!(balance(other_key).await, 0);
     node.shutdown();
 }
+
+/// The payer side across a lost receipt (docs/btp-nips.md §"Settlement"): the node sent its
+/// channel open, the RPC went away before the receipt came back, and the open landed. The node
+/// recorded the contract's channel nonce before sending, so on its next attempt it adopts the
+/// channel at that nonce instead of opening (and paying a deposit for) a second one, and its
+/// claim is on the adopted channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_whose_receipt_was_lost_is_adopted_not_repeated() {
+    use storage::Op;
+    let chain = anvil();
+    let (node_key, peer_key) = (key(NODE_KEY), key(PEER_KEY));
+    let contract = ChannelClient::deploy(&chain.1, &peer_key).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_settling_node(&chain, contract, dir.path()).await;
+    let ours = node.info().settlement.unwrap();
+    let peer_chain = ChannelClient::new(&chain.1, contract, &peer_key).unwrap();
+    let peer_account = hex::encode(pubkey_of(&peer_key));
+
+    // What the node's earlier attempt did before the RPC went away: record the nonce, open.
+    let as_node = ChannelClient::new(&chain.1, contract, &node_key).unwrap();
+    assert_eq!(as_node.channel_nonce(as_node.address()).await.unwrap(), U256::ZERO);
+    node.storage
+        .writer()
+        .submit(vec![Op::SetMeta { key: format!("settlement.opening.{peer_account}"), value: "0".into() }])
+        .await
+        .unwrap();
+    let now = as_node.block_timestamp().await.unwrap();
+    let deposit = U256::from(10u64).pow(U256::from(15u64));
+    let landed = as_node.open_eth(peer_chain.address(), deposit, now + 86_400).await.unwrap();
+
+    // The peer links; the node owes it more than its settle threshold.
+    let (mut peer, _) = connect_with_settlement(&node, peer_key, node_settlement_of(&peer_chain, &ours)).await;
+    let debt = btpnips::connector::ledger_entry(&node, &peer_account, -20_000, "test:debt".into(), "test debt");
+    node.storage.writer().submit(vec![Op::Ledger(debt)]).await.unwrap();
+
+    // The node's claim arrives on the channel that landed; acknowledge it.
+    let claim: ClaimMessage = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match next(&mut peer.ws).await.expect("link open") {
+                BtpPacket::Message { request_id, protocol_data }
+                    if protocol_data.first().is_some_and(|p| p.protocol_name == CLAIM_PROTOCOL_NAME) =>
+                {
+                    let claim = serde_json::from_slice(&protocol_data[0].data).unwrap();
+                    let ok = BtpPacket::Response { request_id, protocol_data: vec![] };
+                    peer.ws.send(Message::binary(ok.encode())).await.unwrap();
+                    break claim;
+                }
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .expect("a claim within 20 s");
+    assert_eq!(claim.channel_id, landed.to_string(), "the claim is on the channel that landed");
+    assert_eq!(claim.cumulative_amount, (U256::from(20_000u64) * U256::from(1_000_000_000u64)).to_string());
+    assert_eq!(as_node.channel_nonce(as_node.address()).await.unwrap(), U256::from(1u64), "no second open");
+    let record = node.storage.channels().await.unwrap().into_iter().find(|c| c.channel_id == landed.to_string());
+    assert_eq!(record.expect("adopted channel stored").deposit, deposit.to_string());
+    assert_eq!(node.storage.meta(&format!("settlement.opening.{peer_account}")).await.unwrap().as_deref(), Some(""));
+    node.shutdown();
+}
