@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fuzz every parser of the protocol crate with cargo-fuzz (libFuzzer), on the stable toolchain.
 #
-#   scripts/fuzz.sh            # 10 s per target: a smoke run, about 3 min once built (14 targets)
-#   scripts/fuzz.sh 600        # a real run: 10 min per target, about 2 h 25 min
+#   scripts/fuzz.sh            # 10 s per target: a smoke run, about 3 min once built (16 targets)
+#   scripts/fuzz.sh 600        # a real run: 10 min per target, about 2 h 45 min
 #   scripts/fuzz.sh 60 ilp_packet btp_packet   # only these targets
 #
 # What it does:

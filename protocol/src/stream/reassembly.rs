@@ -90,6 +90,12 @@ impl RecvStream {
         self.next_offset
     }
 
+    /// Bytes held out of order (after a gap), waiting for the gap to fill; at most
+    /// [`MAX_BUFFERED`].
+    pub fn buffered(&self) -> usize {
+        self.buffered
+    }
+
     /// Count `amount` (asset units) received on this stream (RFC 29 §5.3.10 StreamMoney);
     /// returns the new total, saturating at `u64::MAX`.
     pub fn add_money(&mut self, amount: u64) -> u64 {
@@ -114,18 +120,25 @@ impl RecvStream {
     /// bytes and messages it completes.
     ///
     /// Bytes before [`RecvStream::next_offset`] (a retransmission) are skipped; bytes after a
-    /// gap wait for the gap to fill. The caller checks the window first
-    /// ([`RecvStream::check_window`]).
+    /// gap wait for the gap to fill. Of two chunks after a gap at the same offset the longer
+    /// is kept. The caller checks the window first ([`RecvStream::check_window`]).
     ///
     /// Errors: more than [`MAX_BUFFERED`] bytes out of order
     /// ([`BtpNipsError::MessageTooLarge`]), or a framing error from [`MessageDecoder::push`].
     /// After an error the state is unusable: apply frames to a clone and drop it.
     pub fn push(&mut self, offset: u64, data: &[u8]) -> Result<Received, BtpNipsError> {
         if offset > self.next_offset {
-            self.buffered += data.len();
-            if self.buffered > MAX_BUFFERED {
-                return Err(BtpNipsError::MessageTooLarge(self.buffered));
+            // A chunk at an offset already held (a resend whose Fulfill was lost, or the same
+            // bytes cut differently) replaces it only if longer, and is counted once.
+            let held = self.out_of_order.get(&offset).map_or(0, Vec::len);
+            if data.len() <= held {
+                return Ok(Received::default());
             }
+            let buffered = self.buffered - held + data.len();
+            if buffered > MAX_BUFFERED {
+                return Err(BtpNipsError::MessageTooLarge(buffered));
+            }
+            self.buffered = buffered;
             self.out_of_order.insert(offset, data.to_vec());
             return Ok(Received::default());
         }
@@ -176,5 +189,30 @@ mod tests {
         let mut raw = RecvStream::raw();
         assert_eq!(raw.push(0, b"hello").unwrap().bytes, b"hello");
         assert!(raw.push(5, b"\xff").unwrap().messages.is_empty());
+    }
+
+    /// Found by the `stream_receiver` fuzz target: a chunk after a gap that arrived twice (the
+    /// sender resent it because its Fulfill was lost) was counted twice in the buffered bytes,
+    /// which then never went back to 0 (so resends could exhaust `MAX_BUFFERED`), and a shorter
+    /// chunk at the same offset replaced a longer one, losing bytes already fulfilled.
+    #[test]
+    fn a_resent_chunk_after_a_gap_is_held_once() {
+        let mut s = RecvStream::raw();
+        assert_eq!(s.push(5, b"0123456789").unwrap(), Received::default());
+        assert_eq!(s.push(5, b"0123456789").unwrap(), Received::default());
+        assert_eq!(s.buffered(), 10);
+        assert_eq!(s.push(5, b"01").unwrap(), Received::default());
+        assert_eq!(s.buffered(), 10);
+        assert_eq!(s.push(0, b"abcde").unwrap().bytes, b"abcde0123456789");
+        assert_eq!((s.buffered(), s.next_offset()), (0, 15));
+
+        let big = vec![0u8; MAX_BUFFERED / 2 + 1];
+        let mut s = RecvStream::raw();
+        s.push(1, &big).unwrap();
+        s.push(1, &big).expect("a resend does not count twice");
+        assert_eq!(s.buffered(), big.len());
+        s.push(1, &[0u8; MAX_BUFFERED]).expect("a longer chunk replaces the shorter one");
+        assert_eq!(s.buffered(), MAX_BUFFERED);
+        assert_eq!(s.push(2, b"x"), Err(BtpNipsError::MessageTooLarge(MAX_BUFFERED + 1)));
     }
 }
