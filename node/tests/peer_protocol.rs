@@ -425,3 +425,50 @@ async fn data_after_a_gap_waits_for_the_gap_and_is_never_fulfilled_unread() {
     assert_eq!(balance_and_subs(&alice).await, (1000, 1));
     alice.shutdown();
 }
+
+/// A peer cannot make one STREAM connection hold unbounded memory: incomplete BTP-NIPs messages
+/// spread over many streams are refused `F99` once the connection holds
+/// `MAX_CONNECTION_HELD` bytes (and nothing of the refused packet is kept), and a stream the
+/// sender closed drops its state: later data on it is refused, the connection goes on.
+#[tokio::test]
+async fn a_connection_holds_bounded_incomplete_data_and_closed_streams_take_no_more() {
+    use btpnips::stream::MAX_CONNECTION_HELD;
+    let dir = tempfile::tempdir().unwrap();
+    let alice = start_alice(dir.path()).await;
+    let (mut peer, _) = connect(&alice, [0x44; 32], None).await;
+    let tag = [6u8; 8];
+    // The start of a 100 000-byte message: a 3-byte OER length, then 30 000 bytes of it.
+    let chunk = {
+        let mut c = vec![0x82, 0x86, 0xa0];
+        c.resize(30_003, b' ');
+        c
+    };
+    let mut held = 0usize;
+    let mut stream_id = 1u64;
+    let refused = loop {
+        let frames = vec![Frame::StreamData { stream_id, offset: 0, data: chunk.clone() }];
+        match peer.send(peer.stream_prepare(&alice, &tag, 0, frames)).await {
+            Ok(_) => held += chunk.len(),
+            Err(r) => break r,
+        }
+        assert!(held <= MAX_CONNECTION_HELD, "held {held} bytes without refusal");
+        stream_id += 2;
+    };
+    assert_eq!(refused.code, ErrorCode::F99_APPLICATION_ERROR);
+    assert!(refused.message.contains("incomplete stream data"), "{}", refused.message);
+    assert!(held + chunk.len() > MAX_CONNECTION_HELD, "refused early, at {held} bytes");
+
+    // Closing a stream frees what it held: the refused packet now fits.
+    let close = vec![Frame::StreamClose { stream_id: 1, code: CloseCode::NoError, message: String::new() }];
+    peer.send(peer.stream_prepare(&alice, &tag, 0, close)).await.expect("the close is fulfilled");
+    let frames = vec![Frame::StreamData { stream_id, offset: 0, data: chunk.clone() }];
+    peer.send(peer.stream_prepare(&alice, &tag, 0, frames)).await.expect("fits once stream 1 is closed");
+    // Data on the closed stream is refused; the connection is not closed for it.
+    let late = vec![Frame::StreamData { stream_id: 1, offset: chunk.len() as u64, data: vec![b' '; 10] }];
+    let r = peer.send(peer.stream_prepare(&alice, &tag, 0, late)).await.unwrap_err();
+    assert_eq!(r.code, ErrorCode::F99_APPLICATION_ERROR);
+    assert!(r.message.contains("stream 1 is closed"), "{}", r.message);
+    let next = vec![Frame::StreamData { stream_id: stream_id + 2, offset: 0, data: vec![0x82, 0x86, 0xa0] }];
+    peer.send(peer.stream_prepare(&alice, &tag, 0, next)).await.expect("the connection goes on");
+    alice.shutdown();
+}

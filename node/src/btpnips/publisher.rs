@@ -645,15 +645,17 @@ fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig, i
     if s.queue.is_empty() {
         return Step::Stop;
     }
-    // The next EVENT is over the credit: pause, and close once the grace time is over.
+    // The next EVENT is over the credit: pause, and close once the grace time is over. Times
+    // are whole seconds, so "over" is strictly more: the pause lasts at least the grace time
+    // (at most a second more), never less.
     let now = crate::clock::now_secs();
     let waited = now.saturating_sub(*s.unpaid_since.get_or_insert(now));
-    if waited >= prices.delivery_grace_secs && in_flight == 0 {
+    if waited > prices.delivery_grace_secs && in_flight == 0 {
         s.record.status = SubscriptionStatus::Closed(CloseReason::UnpaidOverCredit);
         bump(&mut s.record);
         return Step::Close(s.record.clone());
     }
-    Step::Pause(std::time::Duration::from_secs(prices.delivery_grace_secs - waited))
+    Step::Pause(std::time::Duration::from_secs((prices.delivery_grace_secs + 1).saturating_sub(waited).max(1)))
 }
 
 /// Batches of one subscription in flight at once (each one Prepare; the STREAM sender keeps

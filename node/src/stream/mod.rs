@@ -22,7 +22,7 @@ use protocol::btpnips::addressing::{self, TAG_LEN};
 use protocol::ilp::{ErrorCode, Fulfill, Prepare, Reject};
 use tokio::sync::{mpsc, oneshot};
 
-pub use receiver::{ConnectionKind, PacketContext, StreamDelivery};
+pub use receiver::{ConnectionKind, PacketContext, StreamDelivery, MAX_CLOSED_REMEMBERED, MAX_CONNECTION_HELD};
 pub use sender::{pay, PayOutcome, SendError};
 
 use crate::connector::{reject, Source};

@@ -93,8 +93,17 @@ pub(super) fn spawn(
     };
     let (tx, mut rx) = mpsc::channel::<Packet>(256);
     let ids = StreamIds::new(Side::Server, MAX_REMOTE_STREAM_ID);
-    let mut actor =
-        Receiver { node, kind, keys: StreamKeys::derive(&secret), streams: HashMap::new(), ids, advertised: false };
+    let mut actor = Receiver {
+        node,
+        kind,
+        keys: StreamKeys::derive(&secret),
+        streams: HashMap::new(),
+        ids,
+        advertised: false,
+        held: 0,
+        closed: Default::default(),
+        closed_floor: 0,
+    };
     tokio::spawn(async move {
         // Packets whose data lies after a gap, with when they give up (see `PARK_FOR`).
         let mut parked: VecDeque<Parked> = VecDeque::new();
@@ -134,6 +143,17 @@ struct Parked {
     packet: Packet,
 }
 
+/// Most bytes one connection's streams may hold in memory together (out-of-order data and
+/// partial BTP-NIPs messages, [`RecvStream::held`]): a packet that would pass it is refused
+/// `F99` (nothing of it is kept) and the sender sends it again once earlier data completed.
+/// Without it, a peer could make each of up to a million streams hold its own window.
+pub const MAX_CONNECTION_HELD: usize = 4 * 1024 * 1024;
+
+/// Most closed stream ids remembered one by one per connection; past it the lowest are
+/// forgotten and every id up to them counts as closed (senders open ids in increasing order,
+/// RFC 29 §3.3).
+pub const MAX_CLOSED_REMEMBERED: usize = 4096;
+
 /// Highest stream id a sender may open on one connection (RFC 29 §3.3: ConnectionMaxStreamId).
 /// BTP-NIPs opens a stream per REQ on a long-lived connection, so this is generous.
 pub const MAX_REMOTE_STREAM_ID: u64 = 2_000_001;
@@ -147,10 +167,22 @@ struct Receiver {
     ids: StreamIds,
     /// ConnectionMaxStreamId was sent in a reply.
     advertised: bool,
+    /// Sum of [`RecvStream::held`] over `streams`, bytes.
+    held: usize,
+    /// Streams the sender closed: their state is dropped, later data on them refused.
+    closed: std::collections::BTreeSet<u64>,
+    /// Every id up to this one without state counts as closed (see [`MAX_CLOSED_REMEMBERED`]).
+    closed_floor: u64,
 }
 
-/// A STREAM protocol violation: the connection is closed with this code (RFC 29 §5.2).
-type Violation = (CloseCode, String);
+/// Why `apply_frames` refuses a packet.
+enum FrameError {
+    /// A STREAM protocol violation: the connection is closed with this code (RFC 29 §5.2).
+    Violation(CloseCode, String),
+    /// The packet is refused (F99) but the connection goes on: data on a closed stream, or
+    /// over the connection's memory bound.
+    Refused(String),
+}
 
 impl Receiver {
     /// Handle a packet, or park it while its data waits for earlier bytes; then handle every
@@ -198,6 +230,9 @@ impl Receiver {
     fn after_gap(&self, starts: &[(u64, u64, u64)]) -> bool {
         let fresh = RecvStream::framed();
         starts.iter().any(|&(stream_id, offset, len)| {
+            if self.is_closed(stream_id) {
+                return false; // `handle` refuses it at once
+            }
             let state = self.streams.get(&stream_id).unwrap_or(&fresh);
             offset > state.next_offset() && state.check_window(stream_id, offset, len).is_ok()
         })
@@ -255,7 +290,10 @@ impl Receiver {
         };
         let (deliveries, mut touched, close) = match self.apply_frames(&packet, prepare.amount) {
             Ok(x) => x,
-            Err((code, why)) => {
+            Err(FrameError::Refused(why)) => {
+                return Err(self.reply_reject(seq, prepare.amount, ErrorCode::F99_APPLICATION_ERROR, &why));
+            }
+            Err(FrameError::Violation(code, why)) => {
                 // A protocol violation ends the connection: say so in the reply (RFC 29 §5.2).
                 let frames = vec![Frame::ConnectionClose { code, message: why.clone() }];
                 node.stream.close_incoming(self.kind);
@@ -275,6 +313,7 @@ impl Receiver {
         let ctx =
             PacketContext { peer, from, amount: prepare.amount, condition: hex::encode(prepare.execution_condition) };
         let moneyed: Vec<(u64, bool)> = deliveries.iter().map(|d| (d.stream_id, d.money > 0)).collect();
+        let deliveries_closed: Vec<u64> = deliveries.iter().filter(|d| d.closed).map(|d| d.stream_id).collect();
         let outcome = match self.kind {
             ConnectionKind::BtpNips(..) => crate::btpnips::on_stream_packet(&node, ctx, deliveries).await,
             ConnectionKind::Spsp(_) => crate::spsp::on_stream_packet(&node, ctx, deliveries).await,
@@ -291,7 +330,13 @@ impl Receiver {
                         frames.extend(state.reply_frames(stream_id, got_money));
                     }
                 }
-                self.streams.extend(touched);
+                for (id, state) in touched {
+                    self.held = self.held + state.held() - self.streams.get(&id).map_or(0, RecvStream::held);
+                    self.streams.insert(id, state);
+                }
+                for d in deliveries_closed {
+                    self.on_stream_closed(d);
+                }
                 if close {
                     node.stream.close_incoming(self.kind);
                 }
@@ -307,6 +352,23 @@ impl Receiver {
         }
     }
 
+    /// The sender closed `id` (its StreamClose was accepted): drop the state, remember the id.
+    fn on_stream_closed(&mut self, id: u64) {
+        if let Some(state) = self.streams.remove(&id) {
+            self.held -= state.held();
+        }
+        self.closed.insert(id);
+        while self.closed.len() > MAX_CLOSED_REMEMBERED {
+            let lowest = self.closed.pop_first().expect("non-empty");
+            self.closed_floor = self.closed_floor.max(lowest);
+        }
+    }
+
+    /// Whether the sender closed `id` earlier.
+    fn is_closed(&self, id: u64) -> bool {
+        !self.streams.contains_key(&id) && (self.closed.contains(&id) || id <= self.closed_floor)
+    }
+
     /// Apply frames to copies of the stream states. Returns the per-stream deliveries, the
     /// updated states (kept only if the packet is accepted) and whether the sender closed the
     /// connection. Errors: protocol violations (wrong stream id parity or over our limit,
@@ -316,7 +378,7 @@ impl Receiver {
         &self,
         packet: &StreamPacket,
         amount: u64,
-    ) -> Result<(Vec<StreamDelivery>, HashMap<u64, RecvStream>, bool), Violation> {
+    ) -> Result<(Vec<StreamDelivery>, HashMap<u64, RecvStream>, bool), FrameError> {
         let mut deliveries: Vec<StreamDelivery> = Vec::new();
         let mut touched: HashMap<u64, RecvStream> = HashMap::new();
         let mut close = false;
@@ -339,7 +401,13 @@ impl Receiver {
                 }
             })
         };
-        let check_id = |id: u64| self.ids.check_remote(id).map_err(|e| (e.close_code(), e.to_string()));
+        let check_id = |id: u64| {
+            self.ids.check_remote(id).map_err(|e| FrameError::Violation(e.close_code(), e.to_string()))?;
+            if self.is_closed(id) {
+                return Err(FrameError::Refused(format!("stream {id} is closed")));
+            }
+            Ok(())
+        };
         let mut shares: Vec<(u64, u64)> = Vec::new();
         for frame in &packet.frames {
             match frame {
@@ -352,10 +420,10 @@ impl Receiver {
                     let mut state = state_of(&mut touched, *stream_id);
                     state
                         .check_window(*stream_id, *offset, data.len() as u64)
-                        .map_err(|e| (e.close_code(), e.to_string()))?;
-                    let got = state
-                        .push(*offset, data)
-                        .map_err(|e| (CloseCode::FrameFormatError, format!("stream {stream_id}: {e}")))?;
+                        .map_err(|e| FrameError::Violation(e.close_code(), e.to_string()))?;
+                    let got = state.push(*offset, data).map_err(|e| {
+                        FrameError::Violation(CloseCode::FrameFormatError, format!("stream {stream_id}: {e}"))
+                    })?;
                     touched.insert(*stream_id, state);
                     let i = entry(&mut deliveries, *stream_id);
                     deliveries[i].messages.extend(got.messages);
@@ -378,7 +446,10 @@ impl Receiver {
         }
         let total: u128 = shares.iter().map(|(_, s)| *s as u128).sum();
         if amount > 0 && total == 0 {
-            return Err((CloseCode::ProtocolViolation, "money sent without a StreamMoney frame".into()));
+            return Err(FrameError::Violation(
+                CloseCode::ProtocolViolation,
+                "money sent without a StreamMoney frame".into(),
+            ));
         }
         let mut given = 0u64;
         for (id, s) in &shares {
@@ -395,6 +466,14 @@ impl Receiver {
             let mut state = state_of(&mut touched, d.stream_id);
             state.add_money(d.money);
             touched.insert(d.stream_id, state);
+        }
+        let before: usize = touched.keys().filter_map(|id| self.streams.get(id)).map(RecvStream::held).sum();
+        let after: usize = touched.values().map(RecvStream::held).sum();
+        if (self.held + after).saturating_sub(before) > MAX_CONNECTION_HELD {
+            return Err(FrameError::Refused(format!(
+                "the connection holds {} bytes of incomplete stream data; at most {MAX_CONNECTION_HELD}",
+                self.held
+            )));
         }
         Ok((deliveries, touched, close))
     }

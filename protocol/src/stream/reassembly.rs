@@ -96,6 +96,12 @@ impl RecvStream {
         self.buffered
     }
 
+    /// Bytes this stream holds in memory: out of order after a gap ([`Self::buffered`]) plus,
+    /// on a framed stream, the start of a BTP-NIPs message whose rest has not arrived.
+    pub fn held(&self) -> usize {
+        self.buffered + self.decoder.as_ref().map_or(0, |d| d.pending())
+    }
+
     /// Count `amount` (asset units) received on this stream (RFC 29 §5.3.10 StreamMoney);
     /// returns the new total, saturating at `u64::MAX`.
     pub fn add_money(&mut self, amount: u64) -> u64 {
