@@ -7,22 +7,38 @@
 //! matches. Live events that arrive while a REQ is still being answered wait and are sent
 //! after its EOSE, without duplicates.
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use protocol::nostr::{machine_message, prefix, ClientMessage, Event, Filter, RelayMessage};
 use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
 
+use super::close_code::Fault;
+use super::outbox::{Farewell, Outbox, OutboxError};
+use super::rate::EventRate;
+use crate::listen::ConnGuard;
 use crate::node::Node;
 
-/// Largest client message accepted, bytes.
+/// Largest client message accepted, bytes; a larger one closes the connection with 1009.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// Most concurrent subscriptions per connection.
 pub const MAX_SUBSCRIPTIONS: usize = 32;
 /// Most filters per REQ.
 pub const MAX_FILTERS: usize = 16;
+
+/// The connection a session serves: who is at the other end, and the shared limits.
+pub struct Conn {
+    /// The client's socket address.
+    pub remote: SocketAddr,
+    /// The relay's EVENT rate limiters.
+    pub rate: Arc<EventRate>,
+    /// Keeps the connection counted against the listener's caps while the session lives.
+    pub _guard: Arc<ConnGuard>,
+}
 
 struct Sub {
     filters: Vec<Filter>,
@@ -39,56 +55,151 @@ struct Ready {
     events: Result<Vec<Event>, String>,
 }
 
+/// One message for the client, serialised only when it is its turn to be queued (a REQ's
+/// stored matches are not all turned into JSON at once).
+enum Out {
+    Text(String),
+    Stored(String, Event),
+    Live(String, Arc<Event>),
+    Ping,
+}
+
+impl Out {
+    fn into_message(self) -> Message {
+        let text = match self {
+            Out::Text(t) => t,
+            Out::Stored(subscription_id, event) => RelayMessage::Event { subscription_id, event }.to_json(),
+            Out::Live(subscription_id, event) => {
+                RelayMessage::Event { subscription_id, event: (*event).clone() }.to_json()
+            }
+            Out::Ping => return Message::Ping(Default::default()),
+        };
+        Message::Text(text.into())
+    }
+}
+
+/// Why a session ended.
+enum End {
+    /// The node shuts down: close 1001.
+    Shutdown,
+    /// The client closed, or the socket failed.
+    Gone,
+    /// The client broke the WebSocket protocol.
+    Fault(Fault),
+    /// Nothing heard from the client within a ping interval and the pong timeout.
+    Silent(Duration),
+    /// The client left `relay_outbound_bytes` unread for `relay_slow_reader_secs`.
+    SlowReader(OutboxError),
+}
+
 /// Serve one client until it disconnects or the node shuts down.
-pub async fn run(node: Arc<Node>, socket: WebSocket) {
-    let (mut sink, mut source) = socket.split();
+pub async fn run(node: Arc<Node>, socket: WebSocket, conn: Conn) {
+    let limits = &node.config.limits;
+    let grace = Duration::from_secs(limits.relay_slow_reader_secs);
+    let ping_every = Duration::from_secs(limits.ws_ping_interval_secs.max(1));
+    let pong_within = Duration::from_secs(limits.ws_pong_timeout_secs.max(1));
+    let (sink, mut source) = socket.split();
+    let (mut outbox, writer) = Outbox::spawn(sink, limits.relay_outbound_bytes);
     let mut live = node.hub.subscribe();
     let mut upstream = node.subs.upstream_closed();
-    let (ready_tx, mut ready_rx) = mpsc::channel::<Ready>(64);
+    let (ready_tx, mut ready_rx) = mpsc::channel::<Ready>(MAX_SUBSCRIPTIONS);
     let mut subs: HashMap<String, Sub> = HashMap::new();
     let mut generation = 0u64;
+    // REQs whose stored matches are being fetched (each holds its query's result).
+    let mut querying = 0usize;
     let mut stop = node.shutdown_signal();
-    loop {
-        let out: Vec<String> = tokio::select! {
-            _ = stop.changed() => break,
-            msg = source.next() => match msg {
-                Some(Ok(Message::Text(t))) => handle_text(&node, t.as_str(), &mut subs, &mut generation, &ready_tx).await,
-                Some(Ok(Message::Binary(_))) => vec![notice("binary frames are not part of NIP-01")],
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                Some(Ok(_)) => continue,
+    let mut last_heard = Instant::now();
+    let mut ping_sent: Option<Instant> = None;
+    let end = 'session: loop {
+        let had_subs = !subs.is_empty();
+        let deadline = match ping_sent {
+            None => last_heard + ping_every,
+            Some(at) => at + pong_within,
+        };
+        let out: Vec<Out> = tokio::select! {
+            _ = stop.changed() => break End::Shutdown,
+            _ = tokio::time::sleep_until(deadline) => match ping_sent {
+                Some(_) => break End::Silent(ping_every + pong_within),
+                None => {
+                    ping_sent = Some(Instant::now());
+                    vec![Out::Ping]
+                }
+            },
+            msg = source.next() => {
+                last_heard = Instant::now();
+                ping_sent = None;
+                match msg {
+                    Some(Ok(Message::Text(t))) => handle_text(&node, &conn, t.as_str(), &mut subs, &mut generation, &mut querying, &ready_tx).await,
+                    Some(Ok(Message::Binary(_))) => vec![Out::Text(notice("binary frames are not part of NIP-01"))],
+                    Some(Ok(Message::Close(_))) | None => break End::Gone,
+                    Some(Err(e)) => match Fault::of(e) {
+                        Some(f) => break End::Fault(f),
+                        None => break End::Gone,
+                    },
+                    Some(Ok(_)) => continue, // Ping (answered by the socket) or Pong
+                }
             },
             ready = ready_rx.recv() => match ready {
-                Some(r) => finish_req(&mut subs, r),
+                Some(r) => {
+                    querying -= 1;
+                    finish_req(&mut subs, r)
+                }
                 None => continue,
             },
             closed = upstream.recv() => match closed {
                 Ok(c) => on_upstream_closed(&mut subs, c),
                 Err(_) => continue,
             },
-            ev = live.recv() => match ev {
+            // Only a connection with a subscription listens to the hub (a publishing-only
+            // client is told nothing about events it never asked for).
+            ev = live.recv(), if had_subs => match ev {
                 Ok(e) => on_live(&mut subs, e),
-                Err(broadcast::error::RecvError::Lagged(n)) => vec![notice(&format!("{n} live events were dropped because this client read too slowly"))],
-                Err(broadcast::error::RecvError::Closed) => break,
+                Err(broadcast::error::RecvError::Lagged(n)) => vec![Out::Text(notice(&format!("{n} live events were dropped because this client read too slowly")))],
+                Err(broadcast::error::RecvError::Closed) => break End::Shutdown,
             },
         };
-        for text in out {
-            if sink.send(Message::Text(text.into())).await.is_err() {
-                return;
+        if !had_subs && !subs.is_empty() {
+            live = live.resubscribe(); // from now on, not what passed while nothing was asked
+        }
+        for o in out {
+            match outbox.send(o.into_message(), grace).await {
+                Ok(()) => {}
+                Err(e @ OutboxError::SlowReader { .. }) => break 'session End::SlowReader(e),
+                Err(OutboxError::Closed) => break 'session End::Gone,
             }
         }
+    };
+    let farewell = match end {
+        End::Gone => None,
+        End::Shutdown => Some(Farewell { notice: None, code: 1001, reason: "relay shutting down".into() }),
+        End::Fault(f) => Some(Farewell { notice: None, code: f.code(), reason: f.reason().into() }),
+        End::Silent(after) => {
+            tracing::debug!(remote = %conn.remote, ?after, "relay client silent; closing");
+            Some(Farewell { notice: None, code: 1008, reason: format!("nothing received for {after:?}") })
+        }
+        End::SlowReader(e) => {
+            tracing::info!(remote = %conn.remote, queued = outbox.queued_bytes(), why = %e, "relay client reads too slowly; closing");
+            let text = format!("closing: this client reads too slowly ({e})");
+            let notice = RelayMessage::Notice { message: machine_message(prefix::RATE_LIMITED, &text) }.to_json();
+            Some(Farewell { notice: Some(notice), code: 1008, reason: "reads too slowly".into() })
+        }
+    };
+    if let Some(f) = farewell {
+        outbox.close(f);
     }
-    let _ = sink.close().await;
+    drop(outbox);
+    let _ = writer.await;
 }
 
 /// Our paid subscription to `c.author`'s node ended for good: every REQ of this client that
 /// names the author is closed with the reason (NIP-01 CLOSED); a client with no such REQ gets
 /// a NOTICE, since its broader REQs no longer receive that author's new events.
-fn on_upstream_closed(subs: &mut HashMap<String, Sub>, c: crate::btpnips::UpstreamClosed) -> Vec<String> {
+fn on_upstream_closed(subs: &mut HashMap<String, Sub>, c: crate::btpnips::UpstreamClosed) -> Vec<Out> {
     let names = |s: &Sub| s.filters.iter().any(|f| f.authors.as_ref().is_some_and(|a| a.contains(&c.author)));
     let ids: Vec<String> = subs.iter().filter(|(_, s)| names(s)).map(|(id, _)| id.clone()).collect();
     let text = format!("subscription to {}'s node closed: {}", c.author, c.message);
     if ids.is_empty() {
-        return vec![notice(&text)];
+        return vec![Out::Text(notice(&text))];
     }
     ids.into_iter()
         .map(|id| {
@@ -98,7 +209,7 @@ fn on_upstream_closed(subs: &mut HashMap<String, Sub>, c: crate::btpnips::Upstre
                 Some((p, rest)) => format!("{p}: the paid subscription to {}'s node closed: {rest}", c.author),
                 None => machine_message(prefix::ERROR, &text),
             };
-            RelayMessage::Closed { subscription_id: id, message }.to_json()
+            Out::Text(RelayMessage::Closed { subscription_id: id, message }.to_json())
         })
         .collect()
 }
@@ -109,11 +220,13 @@ fn notice(text: &str) -> String {
 
 async fn handle_text(
     node: &Arc<Node>,
+    conn: &Conn,
     text: &str,
     subs: &mut HashMap<String, Sub>,
     generation: &mut u64,
+    querying: &mut usize,
     ready: &mpsc::Sender<Ready>,
-) -> Vec<String> {
+) -> Vec<Out> {
     let msg = match ClientMessage::parse(text) {
         Ok(m) => m,
         Err(e) => {
@@ -124,27 +237,40 @@ async fn handle_text(
             } else {
                 RelayMessage::Notice { message: e.to_string() }
             };
-            return vec![reply.to_json()];
+            return vec![Out::Text(reply.to_json())];
         }
     };
     match msg {
         ClientMessage::Event(event) => {
             let id = event.id.clone();
+            if let Err(why) = conn.rate.check(conn.remote.ip(), &event.pubkey) {
+                let message = machine_message(prefix::RATE_LIMITED, &why.to_string());
+                return vec![Out::Text(RelayMessage::Ok { event_id: id, accepted: false, message }.to_json())];
+            }
             let (accepted, message) = crate::ingest::publish(node, event).await;
-            vec![RelayMessage::Ok { event_id: id, accepted, message }.to_json()]
+            vec![Out::Text(RelayMessage::Ok { event_id: id, accepted, message }.to_json())]
         }
         ClientMessage::Req { subscription_id, filters } => {
             if filters.len() > MAX_FILTERS {
                 let message = machine_message(prefix::INVALID, &format!("at most {MAX_FILTERS} filters per REQ"));
-                return vec![RelayMessage::Closed { subscription_id, message }.to_json()];
+                return vec![Out::Text(RelayMessage::Closed { subscription_id, message }.to_json())];
             }
             if !subs.contains_key(&subscription_id) && subs.len() >= MAX_SUBSCRIPTIONS {
                 let message = machine_message(
                     prefix::RATE_LIMITED,
                     &format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection"),
                 );
-                return vec![RelayMessage::Closed { subscription_id, message }.to_json()];
+                return vec![Out::Text(RelayMessage::Closed { subscription_id, message }.to_json())];
             }
+            if *querying >= MAX_SUBSCRIPTIONS {
+                // Re-sending a REQ under the same id must not pile up queries either.
+                let message = machine_message(
+                    prefix::RATE_LIMITED,
+                    &format!("at most {MAX_SUBSCRIPTIONS} REQs being answered at once per connection"),
+                );
+                return vec![Out::Text(RelayMessage::Closed { subscription_id, message }.to_json())];
+            }
+            *querying += 1;
             *generation += 1;
             let gen = *generation;
             subs.insert(
@@ -174,7 +300,7 @@ async fn handle_text(
 }
 
 /// Stored matches are in: send them, EOSE, then the live events that waited.
-fn finish_req(subs: &mut HashMap<String, Sub>, r: Ready) -> Vec<String> {
+fn finish_req(subs: &mut HashMap<String, Sub>, r: Ready) -> Vec<Out> {
     let Some(sub) = subs.get_mut(&r.sub_id).filter(|s| s.generation == r.generation) else {
         return Vec::new(); // closed or replaced meanwhile
     };
@@ -184,24 +310,24 @@ fn finish_req(subs: &mut HashMap<String, Sub>, r: Ready) -> Vec<String> {
             tracing::error!(error = %e, "query failed");
             subs.remove(&r.sub_id);
             let message = machine_message(prefix::ERROR, "could not query stored events");
-            return vec![RelayMessage::Closed { subscription_id: r.sub_id, message }.to_json()];
+            return vec![Out::Text(RelayMessage::Closed { subscription_id: r.sub_id, message }.to_json())];
         }
     };
     let mut out = Vec::with_capacity(events.len() + 1);
     for e in events {
         sub.sent.insert(e.id.clone());
-        out.push(RelayMessage::Event { subscription_id: r.sub_id.clone(), event: e }.to_json());
+        out.push(Out::Stored(r.sub_id.clone(), e));
     }
-    out.push(RelayMessage::Eose { subscription_id: r.sub_id.clone() }.to_json());
+    out.push(Out::Text(RelayMessage::Eose { subscription_id: r.sub_id.clone() }.to_json()));
     for e in sub.pending.take().unwrap_or_default() {
         if sub.sent.insert(e.id.clone()) {
-            out.push(RelayMessage::Event { subscription_id: r.sub_id.clone(), event: (*e).clone() }.to_json());
+            out.push(Out::Live(r.sub_id.clone(), e));
         }
     }
     out
 }
 
-fn on_live(subs: &mut HashMap<String, Sub>, event: Arc<Event>) -> Vec<String> {
+fn on_live(subs: &mut HashMap<String, Sub>, event: Arc<Event>) -> Vec<Out> {
     let mut out = Vec::new();
     for (id, sub) in subs.iter_mut() {
         if !sub.filters.iter().any(|f| f.matches(&event)) {
@@ -211,7 +337,7 @@ fn on_live(subs: &mut HashMap<String, Sub>, event: Arc<Event>) -> Vec<String> {
             Some(waiting) => waiting.push(event.clone()),
             None => {
                 if !sub.sent.contains(&event.id) {
-                    out.push(RelayMessage::Event { subscription_id: id.clone(), event: (*event).clone() }.to_json());
+                    out.push(Out::Live(id.clone(), event.clone()));
                 }
             }
         }
@@ -242,9 +368,13 @@ mod tests {
         subs.insert("b".into(), sub(Some(vec!["bb"])));
         subs.insert("all".into(), sub(None));
         let c = crate::btpnips::UpstreamClosed { author: "aa".into(), message: "payment-required: not paid".into() };
+        let text = |o: &Out| match o {
+            Out::Text(t) => t.clone(),
+            _ => panic!("not text"),
+        };
         let out = on_upstream_closed(&mut subs, c.clone());
         assert_eq!(out.len(), 1);
-        let (sub_id, message) = match RelayMessage::parse(&out[0]).unwrap() {
+        let (sub_id, message) = match RelayMessage::parse(&text(&out[0])).unwrap() {
             RelayMessage::Closed { subscription_id, message } => (subscription_id, message),
             other => panic!("{other:?}"),
         };
@@ -256,6 +386,6 @@ mod tests {
         assert!(!subs.contains_key("a") && subs.contains_key("b") && subs.contains_key("all"));
         // Nobody names the author any more: a NOTICE instead.
         let out = on_upstream_closed(&mut subs, c);
-        assert!(matches!(RelayMessage::parse(&out[0]).unwrap(), RelayMessage::Notice { .. }), "{out:?}");
+        assert!(matches!(RelayMessage::parse(&text(&out[0])).unwrap(), RelayMessage::Notice { .. }));
     }
 }
