@@ -344,8 +344,9 @@ async fn a_publishing_only_client_gets_no_dropped_events_notice() {
 
     // Others publish more than the hub's 4 096 while the client is idle.
     let other = [0x62u8; 32];
-    let events: Vec<Event> =
-        (0..4_200u32).map(|i| Event::sign(&other, now, 1, vec![], format!("n{i}"), [(i % 251) as u8; 32]).unwrap()).collect();
+    let events: Vec<Event> = (0..4_200u32)
+        .map(|i| Event::sign(&other, now, 1, vec![], format!("n{i}"), [(i % 251) as u8; 32]).unwrap())
+        .collect();
     for chunk in events.chunks(200) {
         let publishing: Vec<_> = chunk.iter().cloned().map(|e| btpnips::ingest::publish(&node, e)).collect();
         for (ok, why) in futures_util::future::join_all(publishing).await {
@@ -361,7 +362,8 @@ async fn a_publishing_only_client_gets_no_dropped_events_notice() {
 
 async fn publish(client: &mut support::Ws, e: &Event) -> (bool, String) {
     client.send(Message::text(format!(r#"["EVENT",{}]"#, e.to_json()))).await.unwrap();
-    let reply: serde_json::Value = serde_json::from_str(client.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    let reply: serde_json::Value =
+        serde_json::from_str(client.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
     assert_eq!(reply[0], "OK");
     assert_eq!(reply[1], e.id.as_str());
     (reply[2].as_bool().unwrap(), reply[3].as_str().unwrap().to_owned())
@@ -411,7 +413,8 @@ async fn unauthenticated_api_requests_get_401_before_their_body_is_parsed() {
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path(), |_| {}).await;
     let api = addrs(&node).1;
-    let cases: [(&str, &str, Vec<(&str, &str)>, &[u8]); 5] = [
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, &'a [u8]);
+    let cases: [Case; 5] = [
         ("POST", "/api/pay", vec![], b"garbage"),
         ("POST", "/api/pay", vec![("Content-Type", "application/json")], b"{not json"),
         ("POST", "/api/pay", vec![("Content-Type", "application/json")], b"{}"),
