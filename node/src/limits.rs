@@ -109,6 +109,18 @@ pub struct RateLimit {
 mod tests {
     use super::*;
 
+    /// The `[limits]` block of README.md "Resource limits" is the defaults, spelled out.
+    #[test]
+    fn the_readme_block_is_the_defaults() {
+        use figment::providers::{Format, Toml};
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```toml\n[limits]\n").expect("README has the [limits] block") + 8;
+        let block = &readme[start..start + readme[start..].find("```").unwrap()];
+        let parsed: LimitsConfig =
+            figment::Figment::from(Toml::string(block)).extract_inner("limits").expect("README [limits] parses");
+        assert_eq!(parsed, LimitsConfig::default());
+    }
+
     #[test]
     fn an_empty_section_and_a_partial_one_take_the_defaults() {
         let empty: LimitsConfig = serde_json::from_str("{}").unwrap();

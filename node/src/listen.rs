@@ -64,11 +64,12 @@ impl ConnLimiter {
 
     /// Admit a connection from `ip`, or say which cap it hits.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnGuard, Refusal> {
+        let ip = ip.to_canonical();
         let mut open = self.open.lock().expect("poisoned");
         if open.total >= self.limits.max_connections {
             return Err(Refusal::Global { max: self.limits.max_connections });
         }
-        let counted = !(self.limits.exempt_loopback && ip.to_canonical().is_loopback());
+        let counted = !(self.limits.exempt_loopback && ip.is_loopback());
         if counted {
             let n = open.per_ip.entry(ip).or_default();
             if *n >= self.limits.max_connections_per_ip {

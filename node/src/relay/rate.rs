@@ -48,18 +48,34 @@ impl EventRate {
         }
     }
 
-    /// Take one token for an EVENT by `pubkey` from `ip`, or say which limit it hits.
-    pub fn check(&self, ip: IpAddr, pubkey: &str) -> Result<(), RateRefusal> {
-        if !self.loopback_too && ip.to_canonical().is_loopback() {
-            return Ok(());
+    /// Whether the limits apply to a client at `ip` (loopback is exempt unless configured).
+    pub fn applies_to(&self, ip: IpAddr) -> bool {
+        self.loopback_too || !ip.to_canonical().is_loopback()
+    }
+
+    /// Whether a per-pubkey limit is configured (the caller then verifies the event first, so
+    /// a forged event spends no author's budget).
+    pub fn limits_pubkeys(&self) -> bool {
+        self.per_pubkey.is_some()
+    }
+
+    /// Take one token for an EVENT from `ip`, or say that the IP's limit is reached.
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), RateRefusal> {
+        match &self.per_ip {
+            Some((l, per_sec)) => l.check_key(&ip.to_canonical()).map_err(|_| RateRefusal::Ip { per_sec: *per_sec }),
+            None => Ok(()),
         }
-        if let Some((l, per_sec)) = &self.per_ip {
-            l.check_key(&ip.to_canonical()).map_err(|_| RateRefusal::Ip { per_sec: *per_sec })?;
+    }
+
+    /// Take one token for an EVENT by `pubkey` (hex; of a verified event), or say that the
+    /// author's limit is reached.
+    pub fn check_pubkey(&self, pubkey: &str) -> Result<(), RateRefusal> {
+        match &self.per_pubkey {
+            Some((l, per_sec)) => {
+                l.check_key(&pubkey.to_owned()).map_err(|_| RateRefusal::Pubkey { per_sec: *per_sec })
+            }
+            None => Ok(()),
         }
-        if let Some((l, per_sec)) = &self.per_pubkey {
-            l.check_key(&pubkey.to_owned()).map_err(|_| RateRefusal::Pubkey { per_sec: *per_sec })?;
-        }
-        Ok(())
     }
 
     /// Forget keys whose buckets are full again (bounds the maps); call periodically.
@@ -92,21 +108,24 @@ mod tests {
     fn the_pubkey_bucket_and_the_ip_bucket_each_refuse_past_their_burst() {
         let r = EventRate::new(&limits(false));
         let ip: IpAddr = "192.0.2.9".parse().unwrap();
-        assert!(r.check(ip, "aa").is_ok());
-        assert!(r.check(ip, "aa").is_ok());
-        assert_eq!(r.check(ip, "aa"), Err(RateRefusal::Pubkey { per_sec: 1 }));
-        // A third event from the IP was taken by the refused one; the fourth hits the IP cap.
-        assert_eq!(r.check(ip, "bb"), Err(RateRefusal::Ip { per_sec: 1 }));
-        let other: IpAddr = "192.0.2.10".parse().unwrap();
-        assert!(r.check(other, "cc").is_ok());
+        assert!(r.check_pubkey("aa").is_ok());
+        assert!(r.check_pubkey("aa").is_ok());
+        assert_eq!(r.check_pubkey("aa"), Err(RateRefusal::Pubkey { per_sec: 1 }));
+        assert!(r.check_pubkey("bb").is_ok());
+        assert!((0..3).all(|_| r.check_ip(ip).is_ok()));
+        assert_eq!(r.check_ip(ip), Err(RateRefusal::Ip { per_sec: 1 }));
+        assert!(r.check_ip("192.0.2.10".parse().unwrap()).is_ok());
     }
 
     #[test]
-    fn loopback_is_exempt_unless_configured() {
+    fn loopback_is_exempt_unless_configured_and_zero_turns_a_limit_off() {
         let lo: IpAddr = "127.0.0.1".parse().unwrap();
-        let r = EventRate::new(&limits(false));
-        assert!((0..100).all(|_| r.check(lo, "aa").is_ok()));
-        let r = EventRate::new(&limits(true));
-        assert!((0..100).any(|_| r.check(lo, "aa").is_err()));
+        assert!(!EventRate::new(&limits(false)).applies_to(lo));
+        assert!(EventRate::new(&limits(false)).applies_to("192.0.2.1".parse().unwrap()));
+        assert!(EventRate::new(&limits(true)).applies_to(lo));
+        let off = LimitsConfig { event_rate_per_pubkey: RateLimit { per_sec: 0, burst: 9 }, ..limits(true) };
+        let r = EventRate::new(&off);
+        assert!(!r.limits_pubkeys());
+        assert!((0..100).all(|_| r.check_pubkey("aa").is_ok()));
     }
 }

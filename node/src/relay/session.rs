@@ -243,9 +243,23 @@ async fn handle_text(
     match msg {
         ClientMessage::Event(event) => {
             let id = event.id.clone();
-            if let Err(why) = conn.rate.check(conn.remote.ip(), &event.pubkey) {
-                let message = machine_message(prefix::RATE_LIMITED, &why.to_string());
-                return vec![Out::Text(RelayMessage::Ok { event_id: id, accepted: false, message }.to_json())];
+            let refuse = |message: String| {
+                vec![Out::Text(RelayMessage::Ok { event_id: id.clone(), accepted: false, message }.to_json())]
+            };
+            let ip = conn.remote.ip();
+            if conn.rate.applies_to(ip) {
+                if let Err(why) = conn.rate.check_ip(ip) {
+                    return refuse(machine_message(prefix::RATE_LIMITED, &why.to_string()));
+                }
+                if conn.rate.limits_pubkeys() {
+                    // Verified first: a forged event spends no author's budget.
+                    if let Err(why) = crate::ingest::check(&event) {
+                        return refuse(why);
+                    }
+                    if let Err(why) = conn.rate.check_pubkey(&event.pubkey) {
+                        return refuse(machine_message(prefix::RATE_LIMITED, &why.to_string()));
+                    }
+                }
             }
             let (accepted, message) = crate::ingest::publish(node, event).await;
             vec![Out::Text(RelayMessage::Ok { event_id: id, accepted, message }.to_json())]
