@@ -327,20 +327,21 @@ async fn a_client_that_never_reads_its_replay_is_closed_at_the_outbound_byte_cap
     }
 }
 
-/// A client that only publishes gets no "live events were dropped" NOTICE, however many
-/// events others publish meanwhile (more than the hub holds).
+/// A client that only publishes holds no hub receiver, so it gets no "live events were
+/// dropped" NOTICE however many events others publish meanwhile; a REQ subscribes it, the
+/// CLOSE of its last subscription unsubscribes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_publishing_only_client_gets_no_dropped_events_notice() {
+async fn a_publishing_only_client_holds_no_hub_receiver_and_gets_no_dropped_events_notice() {
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path(), |_| {}).await;
     let relay = addrs(&node).0;
+    let receivers = node.hub.receiver_count();
     let mut client = ws_url(format!("ws://{relay}")).await.unwrap();
     let now = btpnips::clock::now_secs();
     let key = [0x61u8; 32];
     let first = Event::sign(&key, now, 1, vec![], "first".into(), [0; 32]).unwrap();
-    client.send(Message::text(format!(r#"["EVENT",{}]"#, first.to_json()))).await.unwrap();
-    let ok = client.next().await.unwrap().unwrap();
-    assert!(ok.to_text().unwrap().starts_with(r#"["OK""#), "{ok:?}");
+    assert!(publish(&mut client, &first).await.0);
+    assert_eq!(node.hub.receiver_count(), receivers, "a publishing-only client listens to the hub");
 
     // Others publish more than the hub's 4 096 while the client is idle.
     let other = [0x62u8; 32];
@@ -354,10 +355,17 @@ async fn a_publishing_only_client_gets_no_dropped_events_notice() {
         }
     }
     let second = Event::sign(&key, now, 1, vec![], "second".into(), [1; 32]).unwrap();
-    client.send(Message::text(format!(r#"["EVENT",{}]"#, second.to_json()))).await.unwrap();
-    let reply = client.next().await.unwrap().unwrap();
-    let text = reply.to_text().unwrap();
-    assert!(text.starts_with(r#"["OK""#) && text.contains(&second.id), "{text}");
+    let (ok, why) = publish(&mut client, &second).await; // the next message is its OK, no NOTICE
+    assert!(ok, "{why}");
+
+    client.send(Message::text(r#"["REQ","mine",{"kinds":[30999]}]"#)).await.unwrap();
+    let eose = client.next().await.unwrap().unwrap();
+    assert!(eose.to_text().unwrap().starts_with(r#"["EOSE""#), "{eose:?}");
+    assert_eq!(node.hub.receiver_count(), receivers + 1);
+    client.send(Message::text(r#"["CLOSE","mine"]"#)).await.unwrap();
+    let third = Event::sign(&key, now, 1, vec![], "third".into(), [2; 32]).unwrap();
+    assert!(publish(&mut client, &third).await.0); // the CLOSE was handled before this
+    assert_eq!(node.hub.receiver_count(), receivers);
 }
 
 async fn publish(client: &mut support::Ws, e: &Event) -> (bool, String) {

@@ -100,7 +100,9 @@ pub async fn run(node: Arc<Node>, socket: WebSocket, conn: Conn) {
     let pong_within = Duration::from_secs(limits.ws_pong_timeout_secs.max(1));
     let (sink, mut source) = socket.split();
     let (mut outbox, writer) = Outbox::spawn(sink, limits.relay_outbound_bytes);
-    let mut live = node.hub.subscribe();
+    // The hub's live events, received only while the client has a subscription: a client
+    // that only publishes holds no receiver and is told nothing about events it never asked for.
+    let mut live: Option<broadcast::Receiver<Arc<Event>>> = None;
     let mut upstream = node.subs.upstream_closed();
     let (ready_tx, mut ready_rx) = mpsc::channel::<Ready>(MAX_SUBSCRIPTIONS);
     let mut subs: HashMap<String, Sub> = HashMap::new();
@@ -150,16 +152,16 @@ pub async fn run(node: Arc<Node>, socket: WebSocket, conn: Conn) {
                 Ok(c) => on_upstream_closed(&mut subs, c),
                 Err(_) => continue,
             },
-            // Only a connection with a subscription listens to the hub (a publishing-only
-            // client is told nothing about events it never asked for).
-            ev = live.recv(), if had_subs => match ev {
+            ev = async { live.as_mut().expect("checked").recv().await }, if live.is_some() => match ev {
                 Ok(e) => on_live(&mut subs, e),
                 Err(broadcast::error::RecvError::Lagged(n)) => vec![Out::Text(notice(&format!("{n} live events were dropped because this client read too slowly")))],
                 Err(broadcast::error::RecvError::Closed) => break End::Shutdown,
             },
         };
-        if !had_subs && !subs.is_empty() {
-            live = live.resubscribe(); // from now on, not what passed while nothing was asked
+        match (had_subs, subs.is_empty()) {
+            (false, false) => live = Some(node.hub.subscribe()),
+            (true, true) => live = None,
+            _ => {}
         }
         for o in out {
             match outbox.send(o.into_message(), grace).await {
