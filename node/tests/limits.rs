@@ -301,7 +301,7 @@ async fn a_client_that_never_reads_its_replay_is_closed_at_the_outbound_byte_cap
     socket.set_recv_buffer_size(4096).unwrap();
     let tcp = socket.connect(relay).await.unwrap();
     let mut ws = raw_upgrade(tcp).await;
-    ws.write_all(&frame(0x81, br#"["REQ","all",{}]"#)).await.unwrap();
+    ws.write_all(&frame(0x81, br#"["REQ","all",{"kinds":[1]}]"#)).await.unwrap();
     tokio::time::sleep(Duration::from_secs(8)).await; // never read meanwhile
 
     // Now read what is left: some events, maybe the NOTICE, then the end; never all of them.
@@ -489,4 +489,65 @@ async fn a_peer_that_never_reads_its_answers_is_disconnected() {
     })
     .await;
     assert!(closed.is_ok() && sent < 500_000, "a peer that never reads stayed linked ({sent} packets)");
+}
+
+/// Reads a REQ's answer: the EVENT ids in order, up to EOSE.
+async fn replayed(client: &mut support::Ws, req: &str) -> Vec<(String, u64)> {
+    client.send(Message::text(req.to_owned())).await.unwrap();
+    let mut got = Vec::new();
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(30), client.next()).await.expect("EOSE within 30 s");
+        let v: serde_json::Value = serde_json::from_str(m.unwrap().unwrap().to_text().unwrap()).unwrap();
+        match v[0].as_str().unwrap() {
+            "EVENT" => got.push((v[2]["id"].as_str().unwrap().to_owned(), v[2]["created_at"].as_u64().unwrap())),
+            "EOSE" => return got,
+            other => panic!("unexpected {other}: {v}"),
+        }
+    }
+}
+
+/// Stored matches go out in pages (a REQ never holds its whole result): every match exactly
+/// once, newest first, across page boundaries, a second holding more than a page, a filter's
+/// `limit`, and filters that overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paged_replay_sends_every_stored_match_once_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path(), |_| {}).await;
+    let now = btpnips::clock::now_secs();
+    let (a, b) = ([0xa1u8; 32], [0xb2u8; 32]);
+    let mut events = Vec::new();
+    for i in 0..150u32 {
+        // One second holding more than a page (~100 of these 10 KB events make 1 MiB).
+        let content = format!("same second {i} {}", "x".repeat(10_000));
+        events.push(Event::sign(&a, now - 100, 1, vec![], content, [(i % 251) as u8; 32]).unwrap());
+    }
+    for i in 0..1_200u32 {
+        let key = if i % 2 == 0 { &a } else { &b };
+        events.push(
+            Event::sign(key, now - 200 - (i / 3) as u64, 1, vec![], format!("spread {i}"), [(i % 251) as u8; 32])
+                .unwrap(),
+        );
+    }
+    for chunk in events.chunks(100) {
+        let publishing: Vec<_> = chunk.iter().cloned().map(|e| btpnips::ingest::publish(&node, e)).collect();
+        for (ok, why) in futures_util::future::join_all(publishing).await {
+            assert!(ok, "{why}");
+        }
+    }
+    let relay = addrs(&node).0;
+    let mut client = ws_url(format!("ws://{relay}")).await.unwrap();
+
+    let all = replayed(&mut client, r#"["REQ","all",{"kinds":[1]}]"#).await;
+    let distinct: std::collections::HashSet<_> = all.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!((all.len(), distinct.len()), (events.len(), events.len()), "every match exactly once");
+    assert!(all.windows(2).all(|w| w[0].1 >= w[1].1), "newest first");
+
+    let newest = replayed(&mut client, r#"["REQ","ten",{"kinds":[1],"limit":10}]"#).await;
+    assert_eq!(newest, all[..10].to_vec());
+
+    let filters =
+        format!(r#"["REQ","both",{{"authors":["{}"]}},{{"kinds":[1]}}]"#, protocol::nostr::public_key_hex(&a).unwrap());
+    let both = replayed(&mut client, &filters).await;
+    let distinct: std::collections::HashSet<_> = both.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!((both.len(), distinct.len()), (events.len(), events.len()), "overlapping filters: each once");
 }

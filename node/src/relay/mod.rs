@@ -4,6 +4,7 @@ mod close_code;
 mod nip11;
 mod outbox;
 mod rate;
+mod replay;
 mod session;
 
 use std::net::SocketAddr;

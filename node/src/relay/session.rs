@@ -6,6 +6,12 @@
 //! waits (bounded) for the peer's EOSE, so the peer's stored events are among the stored
 //! matches. Live events that arrive while a REQ is still being answered wait and are sent
 //! after its EOSE, without duplicates.
+//!
+//! Bounds: stored matches come in pages (`replay.rs`) and every outgoing message goes through
+//! the byte-bounded `outbox.rs` (a slow client pauses the session, then is closed); a client
+//! silent for `ws_ping_interval_secs` is pinged and closed without an answer within
+//! `ws_pong_timeout_secs`; EVENTs pass the rate limits (`rate.rs`) first; WebSocket faults
+//! close with their RFC 6455 code (`close_code.rs`).
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +26,7 @@ use tokio::time::Instant;
 use super::close_code::Fault;
 use super::outbox::{Farewell, Outbox, OutboxError};
 use super::rate::EventRate;
+use super::replay::{Page, Ready};
 use crate::listen::ConnGuard;
 use crate::node::Node;
 
@@ -40,6 +47,10 @@ pub struct Conn {
     pub _guard: Arc<ConnGuard>,
 }
 
+/// Most live events that wait for a REQ's stored matches to be sent; past it the REQ is
+/// closed (`CLOSED "error: …"`; the client asks again).
+pub const MAX_PENDING_LIVE: usize = 10_000;
+
 struct Sub {
     filters: Vec<Filter>,
     /// REQ still being answered: live matches wait here.
@@ -47,12 +58,16 @@ struct Sub {
     /// Ids sent as stored matches (to drop live duplicates).
     sent: HashSet<String>,
     generation: u64,
+    /// The task fetching the stored matches; aborted when the REQ is closed or replaced.
+    replay: Option<tokio::task::AbortHandle>,
 }
 
-struct Ready {
-    sub_id: String,
-    generation: u64,
-    events: Result<Vec<Event>, String>,
+impl Drop for Sub {
+    fn drop(&mut self) {
+        if let Some(r) = &self.replay {
+            r.abort();
+        }
+    }
 }
 
 /// One message for the client, serialised only when it is its turn to be queued (a REQ's
@@ -104,11 +119,10 @@ pub async fn run(node: Arc<Node>, socket: WebSocket, conn: Conn) {
     // that only publishes holds no receiver and is told nothing about events it never asked for.
     let mut live: Option<broadcast::Receiver<Arc<Event>>> = None;
     let mut upstream = node.subs.upstream_closed();
-    let (ready_tx, mut ready_rx) = mpsc::channel::<Ready>(MAX_SUBSCRIPTIONS);
+    // Pages of stored matches: a replay task waits while the session takes none.
+    let (ready_tx, mut ready_rx) = mpsc::channel::<Ready>(2);
     let mut subs: HashMap<String, Sub> = HashMap::new();
     let mut generation = 0u64;
-    // REQs whose stored matches are being fetched (each holds its query's result).
-    let mut querying = 0usize;
     let mut stop = node.shutdown_signal();
     let mut last_heard = Instant::now();
     let mut ping_sent: Option<Instant> = None;
@@ -131,7 +145,7 @@ pub async fn run(node: Arc<Node>, socket: WebSocket, conn: Conn) {
                 last_heard = Instant::now();
                 ping_sent = None;
                 match msg {
-                    Some(Ok(Message::Text(t))) => handle_text(&node, &conn, t.as_str(), &mut subs, &mut generation, &mut querying, &ready_tx).await,
+                    Some(Ok(Message::Text(t))) => handle_text(&node, &conn, t.as_str(), &mut subs, &mut generation, &ready_tx).await,
                     Some(Ok(Message::Binary(_))) => vec![Out::Text(notice("binary frames are not part of NIP-01"))],
                     Some(Ok(Message::Close(_))) | None => break End::Gone,
                     Some(Err(e)) => match Fault::of(e) {
@@ -142,10 +156,7 @@ pub async fn run(node: Arc<Node>, socket: WebSocket, conn: Conn) {
                 }
             },
             ready = ready_rx.recv() => match ready {
-                Some(r) => {
-                    querying -= 1;
-                    finish_req(&mut subs, r)
-                }
+                Some(r) => on_page(&mut subs, r),
                 None => continue,
             },
             closed = upstream.recv() => match closed {
@@ -226,7 +237,6 @@ async fn handle_text(
     text: &str,
     subs: &mut HashMap<String, Sub>,
     generation: &mut u64,
-    querying: &mut usize,
     ready: &mpsc::Sender<Ready>,
 ) -> Vec<Out> {
     let msg = match ClientMessage::parse(text) {
@@ -278,34 +288,23 @@ async fn handle_text(
                 );
                 return vec![Out::Text(RelayMessage::Closed { subscription_id, message }.to_json())];
             }
-            if *querying >= MAX_SUBSCRIPTIONS {
-                // Re-sending a REQ under the same id must not pile up queries either.
-                let message = machine_message(
-                    prefix::RATE_LIMITED,
-                    &format!("at most {MAX_SUBSCRIPTIONS} REQs being answered at once per connection"),
-                );
-                return vec![Out::Text(RelayMessage::Closed { subscription_id, message }.to_json())];
-            }
-            *querying += 1;
             *generation += 1;
             let gen = *generation;
-            subs.insert(
+            let task = tokio::spawn(super::replay::run(
+                node.clone(),
+                filters.clone(),
                 subscription_id.clone(),
-                Sub { filters: filters.clone(), pending: Some(Vec::new()), sent: HashSet::new(), generation: gen },
-            );
-            let (node, ready) = (node.clone(), ready.clone());
-            tokio::spawn(async move {
-                let upstream = crate::btpnips::upstream_for(&node, &filters);
-                let wait = Duration::from_secs(node.config.upstream_eose_timeout_secs);
-                let _ = tokio::time::timeout(wait, async {
-                    for mut rx in upstream {
-                        let _ = rx.wait_for(|synced| *synced).await;
-                    }
-                })
-                .await;
-                let events = node.storage.query_events(&filters).await.map_err(|e| e.to_string());
-                let _ = ready.send(Ready { sub_id: subscription_id, generation: gen, events }).await;
-            });
+                gen,
+                ready.clone(),
+            ));
+            let sub = Sub {
+                filters,
+                pending: Some(Vec::new()),
+                sent: HashSet::new(),
+                generation: gen,
+                replay: Some(task.abort_handle()),
+            };
+            subs.insert(subscription_id, sub); // a replaced REQ's replay is aborted
             Vec::new()
         }
         ClientMessage::Close { subscription_id } => {
@@ -315,41 +314,46 @@ async fn handle_text(
     }
 }
 
-/// Stored matches are in: send them, EOSE, then the live events that waited.
-fn finish_req(subs: &mut HashMap<String, Sub>, r: Ready) -> Vec<Out> {
+/// A page of a REQ's stored matches: send them; after the last, EOSE, then the live events
+/// that waited.
+fn on_page(subs: &mut HashMap<String, Sub>, r: Ready) -> Vec<Out> {
     let Some(sub) = subs.get_mut(&r.sub_id).filter(|s| s.generation == r.generation) else {
         return Vec::new(); // closed or replaced meanwhile
     };
-    let events = match r.events {
-        Ok(e) => e,
-        Err(e) => {
+    match r.page {
+        Page::Events(events) => events
+            .into_iter()
+            .filter(|e| sub.sent.insert(e.id.clone()))
+            .map(|e| Out::Stored(r.sub_id.clone(), e))
+            .collect(),
+        Page::Failed(e) => {
             tracing::error!(error = %e, "query failed");
             subs.remove(&r.sub_id);
             let message = machine_message(prefix::ERROR, "could not query stored events");
-            return vec![Out::Text(RelayMessage::Closed { subscription_id: r.sub_id, message }.to_json())];
+            vec![Out::Text(RelayMessage::Closed { subscription_id: r.sub_id, message }.to_json())]
         }
-    };
-    let mut out = Vec::with_capacity(events.len() + 1);
-    for e in events {
-        sub.sent.insert(e.id.clone());
-        out.push(Out::Stored(r.sub_id.clone(), e));
-    }
-    out.push(Out::Text(RelayMessage::Eose { subscription_id: r.sub_id.clone() }.to_json()));
-    for e in sub.pending.take().unwrap_or_default() {
-        if sub.sent.insert(e.id.clone()) {
-            out.push(Out::Live(r.sub_id.clone(), e));
+        Page::Done => {
+            sub.replay = None;
+            let mut out = vec![Out::Text(RelayMessage::Eose { subscription_id: r.sub_id.clone() }.to_json())];
+            for e in sub.pending.take().unwrap_or_default() {
+                if sub.sent.insert(e.id.clone()) {
+                    out.push(Out::Live(r.sub_id.clone(), e));
+                }
+            }
+            out
         }
     }
-    out
 }
 
 fn on_live(subs: &mut HashMap<String, Sub>, event: Arc<Event>) -> Vec<Out> {
     let mut out = Vec::new();
+    let mut overflowed = Vec::new();
     for (id, sub) in subs.iter_mut() {
         if !sub.filters.iter().any(|f| f.matches(&event)) {
             continue;
         }
         match &mut sub.pending {
+            Some(waiting) if waiting.len() >= MAX_PENDING_LIVE => overflowed.push(id.clone()),
             Some(waiting) => waiting.push(event.clone()),
             None => {
                 if !sub.sent.contains(&event.id) {
@@ -357,6 +361,13 @@ fn on_live(subs: &mut HashMap<String, Sub>, event: Arc<Event>) -> Vec<Out> {
                 }
             }
         }
+    }
+    for id in overflowed {
+        subs.remove(&id);
+        let text =
+            format!("more than {MAX_PENDING_LIVE} live events arrived while the stored ones were sent; REQ again");
+        let message = machine_message(prefix::ERROR, &text);
+        out.push(Out::Text(RelayMessage::Closed { subscription_id: id, message }.to_json()));
     }
     out
 }
@@ -374,6 +385,7 @@ mod tests {
             pending: None,
             sent: HashSet::new(),
             generation: 0,
+            replay: None,
         }
     }
 
