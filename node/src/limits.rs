@@ -51,9 +51,10 @@ pub struct LimitsConfig {
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
-            // 10 000 idle clients measured at ~9 KB each (bench/idle_connections.mjs), so the
-            // global cap costs well under 200 MB; a remote IP gets 256 (a busy client app opens
-            // a handful). Loopback clients are the owner's: only the global cap applies to them.
+            // An idle client costs ~14 KiB (bench/idle_connections.mjs: 10 000 in 150 MiB RSS
+            // all told), so the global cap costs ~230 MiB at most; a remote IP gets 256 (a busy
+            // client app opens a handful). Loopback clients are the owner's: only the global cap
+            // applies to them.
             relay: ListenerLimits { max_connections: 16_384, max_connections_per_ip: 256, exempt_loopback: true },
             // The operator and the CLI: a few connections at a time.
             api: ListenerLimits { max_connections: 256, max_connections_per_ip: 32, exempt_loopback: true },
