@@ -1,18 +1,20 @@
 //! The operator API on `api_listen` (default `http://127.0.0.1:7780`): `GET /api/status`
-//! with `Authorization: Bearer <token>` (the token is in `<data_dir>/api-token`).
+//! with `Authorization: Bearer <token>` (the token is in `<data_dir>/api-token`). The token
+//! is checked by a route layer before any extractor runs: an unauthenticated request gets 401
+//! whatever its body.
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::config::Config;
 use crate::node::Node;
-use crate::relay::nodelay;
 
 /// File in the data dir where a running node writes its bound addresses (JSON), so
 /// `btpnips status` finds the API even when the config asked for port 0.
@@ -22,35 +24,32 @@ pub const LISTEN_FILE: &str = "listen.json";
 pub async fn serve(node: Arc<Node>) -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(node.config.api_listen).await?;
     let addr = listener.local_addr()?;
-    let token = crate::node::read_api_token(&node.config)?;
-    let mut stop = node.shutdown_signal();
+    let token = Arc::new(crate::node::read_api_token(&node.config)?);
     let app = Router::new()
         .route("/api/status", get(status))
         .route("/api/pay", axum::routing::post(pay))
         .route("/api/settlement/close", axum::routing::post(settlement_close))
-        .with_state((node, Arc::new(token)));
-    tokio::spawn(async move {
-        let server = axum::serve(nodelay(listener), app).with_graceful_shutdown(async move {
-            let _ = stop.changed().await;
-        });
-        if let Err(e) = server.await {
-            tracing::error!(error = %e, "operator API stopped");
-        }
-    });
+        .route_layer(axum::middleware::from_fn_with_state(token, require_token))
+        .with_state(node.clone());
+    let limits = &node.config.limits;
+    crate::listen::serve_http("api", listener, app, limits.api, limits.handshake_timeout(), node.shutdown_signal());
     Ok(addr)
 }
 
-fn authorized(headers: &HeaderMap, token: &str) -> Result<(), Box<Response>> {
+/// The bearer token check, run before the handler's extractors (so before the body is read).
+async fn require_token(State(token): State<Arc<String>>, headers: HeaderMap, req: Request, next: Next) -> Response {
     let presented =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    if presented == Some(token) {
-        Ok(())
+    if presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes())) {
+        next.run(req).await
     } else {
-        Err(Box::new(
-            (StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": "missing or wrong bearer token"})))
-                .into_response(),
-        ))
+        (StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": "missing or wrong bearer token"}))).into_response()
     }
+}
+
+/// Equality that takes as long whatever the first differing byte (lengths may leak).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `POST /api/pay` body: pay a plain Interledger receiver found by SPSP.
@@ -65,14 +64,7 @@ struct PayRequest {
     data: String,
 }
 
-async fn pay(
-    State((node, token)): State<(Arc<Node>, Arc<String>)>,
-    headers: HeaderMap,
-    Json(req): Json<PayRequest>,
-) -> Response {
-    if let Err(r) = authorized(&headers, &token) {
-        return *r;
-    }
+async fn pay(State(node): State<Arc<Node>>, Json(req): Json<PayRequest>) -> Response {
     let bad = |status: StatusCode, e: String| (status, Json(serde_json::json!({"error": e}))).into_response();
     let spsp = match crate::http_client::request("GET", &req.spsp, &[("Accept", protocol::spsp::ACCEPT)], vec![]).await
     {
@@ -104,24 +96,14 @@ struct CloseRequest {
     peer: String,
 }
 
-async fn settlement_close(
-    State((node, token)): State<(Arc<Node>, Arc<String>)>,
-    headers: HeaderMap,
-    Json(req): Json<CloseRequest>,
-) -> Response {
-    if let Err(r) = authorized(&headers, &token) {
-        return *r;
-    }
+async fn settlement_close(State(node): State<Arc<Node>>, Json(req): Json<CloseRequest>) -> Response {
     match crate::settlement::close_channels_from(&node, &req.peer).await {
         Ok(ids) => Json(serde_json::json!({ "closed": ids })).into_response(),
         Err(e) => (StatusCode::CONFLICT, Json(serde_json::json!({ "error": e.to_string() }))).into_response(),
     }
 }
 
-async fn status(State((node, token)): State<(Arc<Node>, Arc<String>)>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorized(&headers, &token) {
-        return *r;
-    }
+async fn status(State(node): State<Arc<Node>>) -> Response {
     match crate::status::status(&node).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => {

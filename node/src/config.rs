@@ -263,6 +263,9 @@ pub struct Config {
     pub default_credit_limit: u64,
     /// On-chain settlement.
     pub settlement: SettlementConfig,
+    /// Resource bounds: connection caps, timeouts, outbound bytes, rate limits (`[limits]`).
+    #[serde(default)]
+    pub limits: crate::limits::LimitsConfig,
 }
 
 impl Default for Config {
@@ -289,6 +292,7 @@ impl Default for Config {
             fee: FeeConfig::default(),
             default_credit_limit: 10_000_000,
             settlement: SettlementConfig::default(),
+            limits: crate::limits::LimitsConfig::default(),
         }
     }
 }

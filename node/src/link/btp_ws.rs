@@ -4,6 +4,12 @@
 //! as `Message{ilp}` and gets the Fulfill/Reject back as `Response{ilp}` with the same
 //! request id. An unparseable frame closes the link (RFC 23: never answer garbage); other
 //! links are untouched.
+//!
+//! Bounds (`limits`): connection caps on the listener; `handshake_timeout_secs` for the
+//! WebSocket upgrade plus BTP auth; a Ping after `ws_ping_interval_secs` of silence and the
+//! link closed if nothing arrives within `ws_pong_timeout_secs`; `peer_in_flight` incoming
+//! Messages handled at once (past it `T05` at once); `peer_outbound_messages` answers queued,
+//! and a peer that lets that queue fill (it does not read) is closed.
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,44 +31,57 @@ use discovery::BootstrapPeer;
 
 type Ws = WebSocketStream<TcpStream>;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Incoming BTP Messages (Prepares, claims) one link may have in flight, answer not yet
-/// queued; past it a Prepare is rejected `T05` at once. (libp2p links have the same bound
-/// from request-response's concurrent streams.)
+/// Default of `limits.peer_in_flight`: incoming BTP Messages (Prepares, claims, any kind) one
+/// link may have in flight, answer not yet queued; past it a Message is answered `T05` at
+/// once. libp2p links have the same bound (`link/p2p.rs`).
 pub const MAX_INCOMING_IN_FLIGHT: usize = 64;
+/// Largest BTP packet accepted on a link, bytes (an ILP packet is at most ~32 KiB; CCP route
+/// updates of a large table are the biggest messages).
+pub const MAX_PACKET_BYTES: usize = 1024 * 1024;
+/// A link's WebSocket read buffer, bytes (tungstenite's default is 128 KiB per link).
+pub const WS_READ_BUFFER_BYTES: usize = 16 * 1024;
 static NEXT_LINK_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Bind the peer listener and accept links until shutdown. Returns the bound address.
+fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(WS_READ_BUFFER_BYTES)
+        .max_message_size(Some(MAX_PACKET_BYTES))
+        .max_frame_size(Some(MAX_PACKET_BYTES))
+}
+
+/// Bind the peer listener and accept links until shutdown, with the connection caps of
+/// `limits.peer` (TCP_NODELAY on every socket). Returns the bound address.
 pub async fn listen(node: Arc<Node>) -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind(node.config.peer_listen).await?;
     let addr = listener.local_addr()?;
-    let mut stop = node.shutdown_signal();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = stop.changed() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((tcp, remote)) => {
-                        let node = node.clone();
-                        tokio::spawn(async move {
-                            if let Err(e) = accept(node, tcp).await {
-                                tracing::warn!(%remote, error = %e, "peer link refused");
-                            }
-                        });
-                    }
-                    Err(e) => tracing::warn!(error = %e, "accept failed"),
-                },
+    let limiter = crate::listen::ConnLimiter::new(node.config.limits.peer);
+    let stop = node.shutdown_signal();
+    let refused_log = Arc::new(crate::listen::LogThrottle::new(Duration::from_secs(1)));
+    tokio::spawn(crate::listen::accept_tcp("peer", listener, limiter, stop, move |tcp, remote, guard| {
+        let (node, refused_log) = (node.clone(), refused_log.clone());
+        tokio::spawn(async move {
+            if let Err(e) = accept(node, tcp).await {
+                if let Some(held) = refused_log.allow() {
+                    tracing::warn!(%remote, error = %e, held_back = held, "peer link refused");
+                }
             }
-        }
-    });
+            drop(guard);
+        });
+    }));
     Ok(addr)
 }
 
+/// Upgrade and authenticate within `handshake_timeout_secs`, then run the link.
 async fn accept(node: Arc<Node>, tcp: TcpStream) -> anyhow::Result<()> {
-    tcp.set_nodelay(true)?;
-    let mut ws = tokio_tungstenite::accept_async(tcp).await?;
-    let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_packet(&mut ws))
+    let timeout = node.config.limits.handshake_timeout();
+    let handshake = async {
+        let mut ws = tokio_tungstenite::accept_async_with_config(tcp, Some(ws_config())).await?;
+        let first = next_packet(&mut ws).await?;
+        anyhow::Ok((ws, first))
+    };
+    let (mut ws, first) = tokio::time::timeout(timeout, handshake)
         .await
-        .map_err(|_| anyhow::anyhow!("no auth within {HANDSHAKE_TIMEOUT:?}"))??;
+        .map_err(|_| anyhow::anyhow!("no WebSocket upgrade and auth within {timeout:?}"))??;
     match handshake::server_accept(&node, &first) {
         Ok(accepted) => {
             ws.send(Message::binary(accepted.response.encode())).await?;
@@ -151,7 +170,7 @@ async fn dial(node: &Node, target: &DialTarget) -> anyhow::Result<(Ws, Who)> {
     let port = uri.port_u16().unwrap_or(80);
     let tcp = TcpStream::connect((host.trim_matches(['[', ']']), port)).await?;
     tcp.set_nodelay(true)?;
-    let (mut ws, _) = tokio_tungstenite::client_async(ws_url.as_str(), tcp).await?;
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(ws_url.as_str(), tcp, Some(ws_config())).await?;
     let auth = match target {
         DialTarget::Bootstrap(peer) => {
             let server_pk = protocol::btpnips::secret::parse_hex32(&peer.pubkey)?;
@@ -220,8 +239,12 @@ async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
         transport: "btp-ws",
         tx,
     };
+    let limits = &node.config.limits;
+    let in_flight = limits.peer_in_flight.max(1);
+    let ping_every = Duration::from_secs(limits.ws_ping_interval_secs.max(1));
+    let pong_within = Duration::from_secs(limits.ws_pong_timeout_secs.max(1));
     let (mut sink, mut source) = ws.split();
-    let (out_tx, mut out_rx) = mpsc::channel::<Message>(1024);
+    let (out_tx, mut out_rx) = mpsc::channel::<Message>(limits.peer_outbound_messages.max(1));
     let writer = tokio::spawn(async move {
         while let Some(m) = out_rx.recv().await {
             if sink.send(m).await.is_err() {
@@ -234,13 +257,30 @@ async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
     tracing::info!(peer = %account, direction, relation = ?who.relation, "peer link up");
 
     let mut pending: Pending = HashMap::new();
-    let admission = Arc::new(tokio::sync::Semaphore::new(MAX_INCOMING_IN_FLIGHT));
+    let admission = Arc::new(tokio::sync::Semaphore::new(in_flight));
     let mut next_id: u32 = rand::random();
     let mut sweep = tokio::time::interval(Duration::from_secs(5));
     let mut stop = node.shutdown_signal();
+    let mut last_heard = tokio::time::Instant::now();
+    let mut ping_sent: Option<tokio::time::Instant> = None;
     loop {
+        let deadline = match ping_sent {
+            None => last_heard + ping_every,
+            Some(at) => at + pong_within,
+        };
         tokio::select! {
             _ = stop.changed() => break,
+            _ = tokio::time::sleep_until(deadline) => {
+                if ping_sent.is_some() {
+                    tracing::info!(peer = %account, silent = ?(ping_every + pong_within), "peer link silent; closing");
+                    break;
+                }
+                ping_sent = Some(tokio::time::Instant::now());
+                if out_tx.try_send(Message::Ping(Default::default())).is_err() {
+                    tracing::info!(peer = %account, "peer does not read its link; closing");
+                    break;
+                }
+            }
             _ = sweep.tick() => {
                 let now = tokio::time::Instant::now();
                 pending.retain(|_, (deadline, _)| *deadline > now);
@@ -258,6 +298,8 @@ async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
                 if out_tx.send(Message::binary(frame.encode())).await.is_err() { break; }
             }
             msg = source.next() => {
+                last_heard = tokio::time::Instant::now();
+                ping_sent = None;
                 let bytes = match msg {
                     Some(Ok(Message::Binary(b))) => b,
                     Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
@@ -269,7 +311,10 @@ async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
                     Ok(p) => p,
                     Err(e) => { tracing::warn!(peer = %account, error = %e, "unparseable BTP frame; closing link"); break; }
                 };
-                handle_frame(&node, &account, packet, &mut pending, &out_tx, &admission);
+                if let Err(Unread) = handle_frame(&node, &account, packet, &mut pending, &out_tx, &admission, in_flight) {
+                    tracing::info!(peer = %account, queued = out_tx.max_capacity(), "peer does not read its answers; closing link");
+                    break;
+                }
             }
         }
     }
@@ -282,6 +327,17 @@ async fn run(node: Arc<Node>, ws: Ws, who: Who, direction: &'static str) {
     tracing::info!(peer = %account, "peer link down");
 }
 
+/// The peer's answer queue is full: it does not read.
+struct Unread;
+
+/// Answer `frame` without waiting; a full answer queue means the peer does not read.
+fn answer(out: &mpsc::Sender<Message>, frame: BtpPacket) -> Result<(), Unread> {
+    match out.try_send(Message::binary(frame.encode())) {
+        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+        Err(mpsc::error::TrySendError::Full(_)) => Err(Unread),
+    }
+}
+
 fn handle_frame(
     node: &Arc<Node>,
     account: &str,
@@ -289,15 +345,13 @@ fn handle_frame(
     pending: &mut Pending,
     out: &mpsc::Sender<Message>,
     admission: &Arc<tokio::sync::Semaphore>,
-) {
+    in_flight: usize,
+) -> Result<(), Unread> {
     match packet {
         BtpPacket::Message { request_id, protocol_data } => {
             let Ok(permit) = admission.clone().try_acquire_owned() else {
-                // Over the in-flight bound: refuse at once, holding nothing (RFC 27 T05). A
-                // peer that does not read its answers either just loses this one.
-                let frame = super::dispatch::busy(node, request_id, MAX_INCOMING_IN_FLIGHT);
-                let _ = out.try_send(Message::binary(frame.encode()));
-                return;
+                // Over the in-flight bound: refuse at once, holding nothing (RFC 27 T05).
+                return answer(out, super::dispatch::busy(node, request_id, in_flight));
             };
             let (node, account, out) = (node.clone(), account.to_owned(), out.clone());
             tokio::spawn(async move {
@@ -307,7 +361,7 @@ fn handle_frame(
             });
         }
         BtpPacket::Response { request_id, protocol_data } => {
-            let Some((_, waiting)) = pending.remove(&request_id) else { return };
+            let Some((_, waiting)) = pending.remove(&request_id) else { return Ok(()) };
             match waiting {
                 Waiting::Message(reply) => drop(reply.send(Ok(protocol_data))),
                 Waiting::Ilp(reply) => {
@@ -320,8 +374,7 @@ fn handle_frame(
                 waiting.fail(LinkError::Btp(format!("{code} {name}: {}", String::from_utf8_lossy(&data))));
             }
         }
-        BtpPacket::Transfer { request_id, .. } => {
-            let _ = out.try_send(Message::binary(super::dispatch::transfer_refused(request_id).encode()));
-        }
+        BtpPacket::Transfer { request_id, .. } => return answer(out, super::dispatch::transfer_refused(request_id)),
     }
+    Ok(())
 }

@@ -40,6 +40,9 @@ pub struct State {
     wanted: Mutex<HashSet<String>>,
     /// Invalid messages per peer (pubkey hex); past [`MAX_STRIKES`] the peer is disconnected.
     strikes: Mutex<HashMap<String, u32>>,
+    /// Incoming BTP requests being handled per connected peer (pubkey hex), at most
+    /// `limits.peer_in_flight` each.
+    in_flight: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
 impl State {
@@ -96,11 +99,39 @@ fn on_event(node: &Arc<Node>, event: P2pEvent) {
             let pk = hex::encode(pubkey);
             tracing::info!(%peer, pubkey = %pk, "libp2p peer disconnected");
             node.p2p_state.connected.lock().expect("poisoned").remove(&pk);
+            node.p2p_state.in_flight.lock().expect("poisoned").remove(&pk);
             unlink(node, &pk);
         }
         P2pEvent::Request { peer, pubkey, protocol, data, reply } => {
+            // At most `peer_in_flight` BTP requests per peer are handled at once (one task
+            // each); past it a Message is answered T05 at once, as on BTP/WS.
+            let permit = match protocol {
+                Proto::Btp => {
+                    let max = node.config.limits.peer_in_flight.max(1);
+                    let sem = node
+                        .p2p_state
+                        .in_flight
+                        .lock()
+                        .expect("poisoned")
+                        .entry(hex::encode(pubkey))
+                        .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(max)))
+                        .clone();
+                    match sem.try_acquire_owned() {
+                        Ok(p) => Some(p),
+                        Err(_) => {
+                            if let Ok(BtpPacket::Message { request_id, .. }) = BtpPacket::decode(&data) {
+                                let _ = reply.send(super::dispatch::busy(node, request_id, max).encode());
+                                return;
+                            }
+                            None // not a Message: the handler strikes it, cheaply
+                        }
+                    }
+                }
+                Proto::Nostr => None,
+            };
             let node = node.clone();
             tokio::spawn(async move {
+                let _permit = permit;
                 let answer = match protocol {
                     Proto::Btp => on_btp(&node, peer, hex::encode(pubkey), &data).await,
                     Proto::Nostr => crate::announce::on_gossip(&node, peer, &data).await,

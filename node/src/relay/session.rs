@@ -6,23 +6,50 @@
 //! waits (bounded) for the peer's EOSE, so the peer's stored events are among the stored
 //! matches. Live events that arrive while a REQ is still being answered wait and are sent
 //! after its EOSE, without duplicates.
+//!
+//! Bounds: stored matches come in pages (`replay.rs`) and every outgoing message goes through
+//! the byte-bounded `outbox.rs` (a slow client pauses the session, then is closed); a client
+//! silent for `ws_ping_interval_secs` is pinged and closed without an answer within
+//! `ws_pong_timeout_secs`; EVENTs pass the rate limits (`rate.rs`) first; WebSocket faults
+//! close with their RFC 6455 code (`close_code.rs`).
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use protocol::nostr::{machine_message, prefix, ClientMessage, Event, Filter, RelayMessage};
 use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
 
+use super::close_code::Fault;
+use super::outbox::{Farewell, Outbox, OutboxError};
+use super::rate::EventRate;
+use super::replay::{Page, Ready};
+use crate::listen::ConnGuard;
 use crate::node::Node;
 
-/// Largest client message accepted, bytes.
+/// Largest client message accepted, bytes; a larger one closes the connection with 1009.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// Most concurrent subscriptions per connection.
 pub const MAX_SUBSCRIPTIONS: usize = 32;
 /// Most filters per REQ.
 pub const MAX_FILTERS: usize = 16;
+
+/// The connection a session serves: who is at the other end, and the shared limits.
+pub struct Conn {
+    /// The client's socket address.
+    pub remote: SocketAddr,
+    /// The relay's EVENT rate limiters.
+    pub rate: Arc<EventRate>,
+    /// Keeps the connection counted against the listener's caps while the session lives.
+    pub _guard: Arc<ConnGuard>,
+}
+
+/// Most live events that wait for a REQ's stored matches to be sent; past it the REQ is
+/// closed (`CLOSED "error: …"`; the client asks again).
+pub const MAX_PENDING_LIVE: usize = 10_000;
 
 struct Sub {
     filters: Vec<Filter>,
@@ -31,64 +58,161 @@ struct Sub {
     /// Ids sent as stored matches (to drop live duplicates).
     sent: HashSet<String>,
     generation: u64,
+    /// The task fetching the stored matches; aborted when the REQ is closed or replaced.
+    replay: Option<tokio::task::AbortHandle>,
 }
 
-struct Ready {
-    sub_id: String,
-    generation: u64,
-    events: Result<Vec<Event>, String>,
+impl Drop for Sub {
+    fn drop(&mut self) {
+        if let Some(r) = &self.replay {
+            r.abort();
+        }
+    }
+}
+
+/// One message for the client, serialised only when it is its turn to be queued (a REQ's
+/// stored matches are not all turned into JSON at once).
+enum Out {
+    Text(String),
+    Stored(String, Event),
+    Live(String, Arc<Event>),
+    Ping,
+}
+
+impl Out {
+    fn into_message(self) -> Message {
+        let text = match self {
+            Out::Text(t) => t,
+            Out::Stored(subscription_id, event) => RelayMessage::Event { subscription_id, event }.to_json(),
+            Out::Live(subscription_id, event) => {
+                RelayMessage::Event { subscription_id, event: (*event).clone() }.to_json()
+            }
+            Out::Ping => return Message::Ping(Default::default()),
+        };
+        Message::Text(text.into())
+    }
+}
+
+/// Why a session ended.
+enum End {
+    /// The node shuts down: close 1001.
+    Shutdown,
+    /// The client closed, or the socket failed.
+    Gone,
+    /// The client broke the WebSocket protocol.
+    Fault(Fault),
+    /// Nothing heard from the client within a ping interval and the pong timeout.
+    Silent(Duration),
+    /// The client left `relay_outbound_bytes` unread for `relay_slow_reader_secs`.
+    SlowReader(OutboxError),
 }
 
 /// Serve one client until it disconnects or the node shuts down.
-pub async fn run(node: Arc<Node>, socket: WebSocket) {
-    let (mut sink, mut source) = socket.split();
-    let mut live = node.hub.subscribe();
+pub async fn run(node: Arc<Node>, socket: WebSocket, conn: Conn) {
+    let limits = &node.config.limits;
+    let grace = Duration::from_secs(limits.relay_slow_reader_secs);
+    let ping_every = Duration::from_secs(limits.ws_ping_interval_secs.max(1));
+    let pong_within = Duration::from_secs(limits.ws_pong_timeout_secs.max(1));
+    let (sink, mut source) = socket.split();
+    let (mut outbox, writer) = Outbox::spawn(sink, limits.relay_outbound_bytes);
+    // The hub's live events, received only while the client has a subscription: a client
+    // that only publishes holds no receiver and is told nothing about events it never asked for.
+    let mut live: Option<broadcast::Receiver<Arc<Event>>> = None;
     let mut upstream = node.subs.upstream_closed();
-    let (ready_tx, mut ready_rx) = mpsc::channel::<Ready>(64);
+    // Pages of stored matches: a replay task waits while the session takes none.
+    let (ready_tx, mut ready_rx) = mpsc::channel::<Ready>(2);
     let mut subs: HashMap<String, Sub> = HashMap::new();
     let mut generation = 0u64;
     let mut stop = node.shutdown_signal();
-    loop {
-        let out: Vec<String> = tokio::select! {
-            _ = stop.changed() => break,
-            msg = source.next() => match msg {
-                Some(Ok(Message::Text(t))) => handle_text(&node, t.as_str(), &mut subs, &mut generation, &ready_tx).await,
-                Some(Ok(Message::Binary(_))) => vec![notice("binary frames are not part of NIP-01")],
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                Some(Ok(_)) => continue,
+    let mut last_heard = Instant::now();
+    let mut ping_sent: Option<Instant> = None;
+    let end = 'session: loop {
+        let had_subs = !subs.is_empty();
+        let deadline = match ping_sent {
+            None => last_heard + ping_every,
+            Some(at) => at + pong_within,
+        };
+        let out: Vec<Out> = tokio::select! {
+            _ = stop.changed() => break End::Shutdown,
+            _ = tokio::time::sleep_until(deadline) => match ping_sent {
+                Some(_) => break End::Silent(ping_every + pong_within),
+                None => {
+                    ping_sent = Some(Instant::now());
+                    vec![Out::Ping]
+                }
+            },
+            msg = source.next() => {
+                last_heard = Instant::now();
+                ping_sent = None;
+                match msg {
+                    Some(Ok(Message::Text(t))) => handle_text(&node, &conn, t.as_str(), &mut subs, &mut generation, &ready_tx).await,
+                    Some(Ok(Message::Binary(_))) => vec![Out::Text(notice("binary frames are not part of NIP-01"))],
+                    Some(Ok(Message::Close(_))) | None => break End::Gone,
+                    Some(Err(e)) => match Fault::of(e) {
+                        Some(f) => break End::Fault(f),
+                        None => break End::Gone,
+                    },
+                    Some(Ok(_)) => continue, // Ping (answered by the socket) or Pong
+                }
             },
             ready = ready_rx.recv() => match ready {
-                Some(r) => finish_req(&mut subs, r),
+                Some(r) => on_page(&mut subs, r),
                 None => continue,
             },
             closed = upstream.recv() => match closed {
                 Ok(c) => on_upstream_closed(&mut subs, c),
                 Err(_) => continue,
             },
-            ev = live.recv() => match ev {
+            ev = async { live.as_mut().expect("checked").recv().await }, if live.is_some() => match ev {
                 Ok(e) => on_live(&mut subs, e),
-                Err(broadcast::error::RecvError::Lagged(n)) => vec![notice(&format!("{n} live events were dropped because this client read too slowly"))],
-                Err(broadcast::error::RecvError::Closed) => break,
+                Err(broadcast::error::RecvError::Lagged(n)) => vec![Out::Text(notice(&format!("{n} live events were dropped because this client read too slowly")))],
+                Err(broadcast::error::RecvError::Closed) => break End::Shutdown,
             },
         };
-        for text in out {
-            if sink.send(Message::Text(text.into())).await.is_err() {
-                return;
+        match (had_subs, subs.is_empty()) {
+            (false, false) => live = Some(node.hub.subscribe()),
+            (true, true) => live = None,
+            _ => {}
+        }
+        for o in out {
+            match outbox.send(o.into_message(), grace).await {
+                Ok(()) => {}
+                Err(e @ OutboxError::SlowReader { .. }) => break 'session End::SlowReader(e),
+                Err(OutboxError::Closed) => break 'session End::Gone,
             }
         }
+    };
+    let farewell = match end {
+        End::Gone => None,
+        End::Shutdown => Some(Farewell { notice: None, code: 1001, reason: "relay shutting down".into() }),
+        End::Fault(f) => Some(Farewell { notice: None, code: f.code(), reason: f.reason().into() }),
+        End::Silent(after) => {
+            tracing::debug!(remote = %conn.remote, ?after, "relay client silent; closing");
+            Some(Farewell { notice: None, code: 1008, reason: format!("nothing received for {after:?}") })
+        }
+        End::SlowReader(e) => {
+            tracing::info!(remote = %conn.remote, queued = outbox.queued_bytes(), why = %e, "relay client reads too slowly; closing");
+            let text = format!("closing: this client reads too slowly ({e})");
+            let notice = RelayMessage::Notice { message: machine_message(prefix::RATE_LIMITED, &text) }.to_json();
+            Some(Farewell { notice: Some(notice), code: 1008, reason: "reads too slowly".into() })
+        }
+    };
+    if let Some(f) = farewell {
+        outbox.close(f);
     }
-    let _ = sink.close().await;
+    drop(outbox);
+    let _ = writer.await;
 }
 
 /// Our paid subscription to `c.author`'s node ended for good: every REQ of this client that
 /// names the author is closed with the reason (NIP-01 CLOSED); a client with no such REQ gets
 /// a NOTICE, since its broader REQs no longer receive that author's new events.
-fn on_upstream_closed(subs: &mut HashMap<String, Sub>, c: crate::btpnips::UpstreamClosed) -> Vec<String> {
+fn on_upstream_closed(subs: &mut HashMap<String, Sub>, c: crate::btpnips::UpstreamClosed) -> Vec<Out> {
     let names = |s: &Sub| s.filters.iter().any(|f| f.authors.as_ref().is_some_and(|a| a.contains(&c.author)));
     let ids: Vec<String> = subs.iter().filter(|(_, s)| names(s)).map(|(id, _)| id.clone()).collect();
     let text = format!("subscription to {}'s node closed: {}", c.author, c.message);
     if ids.is_empty() {
-        return vec![notice(&text)];
+        return vec![Out::Text(notice(&text))];
     }
     ids.into_iter()
         .map(|id| {
@@ -98,7 +222,7 @@ fn on_upstream_closed(subs: &mut HashMap<String, Sub>, c: crate::btpnips::Upstre
                 Some((p, rest)) => format!("{p}: the paid subscription to {}'s node closed: {rest}", c.author),
                 None => machine_message(prefix::ERROR, &text),
             };
-            RelayMessage::Closed { subscription_id: id, message }.to_json()
+            Out::Text(RelayMessage::Closed { subscription_id: id, message }.to_json())
         })
         .collect()
 }
@@ -109,11 +233,12 @@ fn notice(text: &str) -> String {
 
 async fn handle_text(
     node: &Arc<Node>,
+    conn: &Conn,
     text: &str,
     subs: &mut HashMap<String, Sub>,
     generation: &mut u64,
     ready: &mpsc::Sender<Ready>,
-) -> Vec<String> {
+) -> Vec<Out> {
     let msg = match ClientMessage::parse(text) {
         Ok(m) => m,
         Err(e) => {
@@ -124,46 +249,62 @@ async fn handle_text(
             } else {
                 RelayMessage::Notice { message: e.to_string() }
             };
-            return vec![reply.to_json()];
+            return vec![Out::Text(reply.to_json())];
         }
     };
     match msg {
         ClientMessage::Event(event) => {
             let id = event.id.clone();
+            let refuse = |message: String| {
+                vec![Out::Text(RelayMessage::Ok { event_id: id.clone(), accepted: false, message }.to_json())]
+            };
+            let ip = conn.remote.ip();
+            if conn.rate.applies_to(ip) {
+                if let Err(why) = conn.rate.check_ip(ip) {
+                    return refuse(machine_message(prefix::RATE_LIMITED, &why.to_string()));
+                }
+                if conn.rate.limits_pubkeys() {
+                    // Verified first: a forged event spends no author's budget.
+                    if let Err(why) = crate::ingest::check(&event) {
+                        return refuse(why);
+                    }
+                    if let Err(why) = conn.rate.check_pubkey(&event.pubkey) {
+                        return refuse(machine_message(prefix::RATE_LIMITED, &why.to_string()));
+                    }
+                }
+            }
             let (accepted, message) = crate::ingest::publish(node, event).await;
-            vec![RelayMessage::Ok { event_id: id, accepted, message }.to_json()]
+            vec![Out::Text(RelayMessage::Ok { event_id: id, accepted, message }.to_json())]
         }
         ClientMessage::Req { subscription_id, filters } => {
             if filters.len() > MAX_FILTERS {
                 let message = machine_message(prefix::INVALID, &format!("at most {MAX_FILTERS} filters per REQ"));
-                return vec![RelayMessage::Closed { subscription_id, message }.to_json()];
+                return vec![Out::Text(RelayMessage::Closed { subscription_id, message }.to_json())];
             }
             if !subs.contains_key(&subscription_id) && subs.len() >= MAX_SUBSCRIPTIONS {
                 let message = machine_message(
                     prefix::RATE_LIMITED,
                     &format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection"),
                 );
-                return vec![RelayMessage::Closed { subscription_id, message }.to_json()];
+                return vec![Out::Text(RelayMessage::Closed { subscription_id, message }.to_json())];
             }
             *generation += 1;
             let gen = *generation;
-            subs.insert(
+            let task = tokio::spawn(super::replay::run(
+                node.clone(),
+                filters.clone(),
                 subscription_id.clone(),
-                Sub { filters: filters.clone(), pending: Some(Vec::new()), sent: HashSet::new(), generation: gen },
-            );
-            let (node, ready) = (node.clone(), ready.clone());
-            tokio::spawn(async move {
-                let upstream = crate::btpnips::upstream_for(&node, &filters);
-                let wait = Duration::from_secs(node.config.upstream_eose_timeout_secs);
-                let _ = tokio::time::timeout(wait, async {
-                    for mut rx in upstream {
-                        let _ = rx.wait_for(|synced| *synced).await;
-                    }
-                })
-                .await;
-                let events = node.storage.query_events(&filters).await.map_err(|e| e.to_string());
-                let _ = ready.send(Ready { sub_id: subscription_id, generation: gen, events }).await;
-            });
+                gen,
+                ready.clone(),
+            ));
+            let sub = Sub {
+                filters,
+                pending: Some(Vec::new()),
+                sent: HashSet::new(),
+                generation: gen,
+                replay: Some(task.abort_handle()),
+            };
+            subs.insert(subscription_id, sub); // a replaced REQ's replay is aborted
             Vec::new()
         }
         ClientMessage::Close { subscription_id } => {
@@ -173,48 +314,60 @@ async fn handle_text(
     }
 }
 
-/// Stored matches are in: send them, EOSE, then the live events that waited.
-fn finish_req(subs: &mut HashMap<String, Sub>, r: Ready) -> Vec<String> {
+/// A page of a REQ's stored matches: send them; after the last, EOSE, then the live events
+/// that waited.
+fn on_page(subs: &mut HashMap<String, Sub>, r: Ready) -> Vec<Out> {
     let Some(sub) = subs.get_mut(&r.sub_id).filter(|s| s.generation == r.generation) else {
         return Vec::new(); // closed or replaced meanwhile
     };
-    let events = match r.events {
-        Ok(e) => e,
-        Err(e) => {
+    match r.page {
+        Page::Events(events) => events
+            .into_iter()
+            .filter(|e| sub.sent.insert(e.id.clone()))
+            .map(|e| Out::Stored(r.sub_id.clone(), e))
+            .collect(),
+        Page::Failed(e) => {
             tracing::error!(error = %e, "query failed");
             subs.remove(&r.sub_id);
             let message = machine_message(prefix::ERROR, "could not query stored events");
-            return vec![RelayMessage::Closed { subscription_id: r.sub_id, message }.to_json()];
+            vec![Out::Text(RelayMessage::Closed { subscription_id: r.sub_id, message }.to_json())]
         }
-    };
-    let mut out = Vec::with_capacity(events.len() + 1);
-    for e in events {
-        sub.sent.insert(e.id.clone());
-        out.push(RelayMessage::Event { subscription_id: r.sub_id.clone(), event: e }.to_json());
-    }
-    out.push(RelayMessage::Eose { subscription_id: r.sub_id.clone() }.to_json());
-    for e in sub.pending.take().unwrap_or_default() {
-        if sub.sent.insert(e.id.clone()) {
-            out.push(RelayMessage::Event { subscription_id: r.sub_id.clone(), event: (*e).clone() }.to_json());
+        Page::Done => {
+            sub.replay = None;
+            let mut out = vec![Out::Text(RelayMessage::Eose { subscription_id: r.sub_id.clone() }.to_json())];
+            for e in sub.pending.take().unwrap_or_default() {
+                if sub.sent.insert(e.id.clone()) {
+                    out.push(Out::Live(r.sub_id.clone(), e));
+                }
+            }
+            out
         }
     }
-    out
 }
 
-fn on_live(subs: &mut HashMap<String, Sub>, event: Arc<Event>) -> Vec<String> {
+fn on_live(subs: &mut HashMap<String, Sub>, event: Arc<Event>) -> Vec<Out> {
     let mut out = Vec::new();
+    let mut overflowed = Vec::new();
     for (id, sub) in subs.iter_mut() {
         if !sub.filters.iter().any(|f| f.matches(&event)) {
             continue;
         }
         match &mut sub.pending {
+            Some(waiting) if waiting.len() >= MAX_PENDING_LIVE => overflowed.push(id.clone()),
             Some(waiting) => waiting.push(event.clone()),
             None => {
                 if !sub.sent.contains(&event.id) {
-                    out.push(RelayMessage::Event { subscription_id: id.clone(), event: (*event).clone() }.to_json());
+                    out.push(Out::Live(id.clone(), event.clone()));
                 }
             }
         }
+    }
+    for id in overflowed {
+        subs.remove(&id);
+        let text =
+            format!("more than {MAX_PENDING_LIVE} live events arrived while the stored ones were sent; REQ again");
+        let message = machine_message(prefix::ERROR, &text);
+        out.push(Out::Text(RelayMessage::Closed { subscription_id: id, message }.to_json()));
     }
     out
 }
@@ -232,6 +385,7 @@ mod tests {
             pending: None,
             sent: HashSet::new(),
             generation: 0,
+            replay: None,
         }
     }
 
@@ -242,9 +396,13 @@ mod tests {
         subs.insert("b".into(), sub(Some(vec!["bb"])));
         subs.insert("all".into(), sub(None));
         let c = crate::btpnips::UpstreamClosed { author: "aa".into(), message: "payment-required: not paid".into() };
+        let text = |o: &Out| match o {
+            Out::Text(t) => t.clone(),
+            _ => panic!("not text"),
+        };
         let out = on_upstream_closed(&mut subs, c.clone());
         assert_eq!(out.len(), 1);
-        let (sub_id, message) = match RelayMessage::parse(&out[0]).unwrap() {
+        let (sub_id, message) = match RelayMessage::parse(&text(&out[0])).unwrap() {
             RelayMessage::Closed { subscription_id, message } => (subscription_id, message),
             other => panic!("{other:?}"),
         };
@@ -256,6 +414,6 @@ mod tests {
         assert!(!subs.contains_key("a") && subs.contains_key("b") && subs.contains_key("all"));
         // Nobody names the author any more: a NOTICE instead.
         let out = on_upstream_closed(&mut subs, c);
-        assert!(matches!(RelayMessage::parse(&out[0]).unwrap(), RelayMessage::Notice { .. }), "{out:?}");
+        assert!(matches!(RelayMessage::parse(&text(&out[0])).unwrap(), RelayMessage::Notice { .. }));
     }
 }
