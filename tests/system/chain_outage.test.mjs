@@ -69,8 +69,13 @@ test('claims flow off chain while the RPC is down; the top-up waits for it; noth
   for (let i = 0; i < BEFORE; i++) await publish()
   await eventually(() => seen.size === BEFORE, { what: `${BEFORE} events at Bob` })
   const inboundClaim = async () => BigInt((await alice.status()).channels.find((c) => c.direction === 'inbound')?.claimed ?? 0)
-  await eventually(async () => (await inboundClaim()) === BigInt(PRICES.subscription + BEFORE * PRICES.event_delivered) * WEI_PER_UNIT,
-    { what: 'the channel open and the first claims credited', timeoutMs: 30000 })
+  // The channel is open and claims credited: what Alice holds as claimed plus what Bob still
+  // owes (under the settle threshold) is everything delivered so far.
+  const owedByBob = async () => -(await bob.status()).peers.find((p) => p.pubkey === alicePk).balance
+  await eventually(async () => {
+    const claim = await inboundClaim()
+    return claim > 0n && claim + BigInt(await owedByBob()) * WEI_PER_UNIT === BigInt(PRICES.subscription + BEFORE * PRICES.event_delivered) * WEI_PER_UNIT
+  }, { what: 'the channel open and the first claims credited', timeoutMs: 30000 })
   const claimBefore = await inboundClaim()
 
   // The RPC goes away. Alice publishes DURING events spread over the outage.
@@ -82,8 +87,7 @@ test('claims flow off chain while the RPC is down; the top-up waits for it; noth
   const claimDuring = await inboundClaim()
   assert.ok(claimDuring > claimBefore, `claims kept flowing off chain: ${claimBefore} → ${claimDuring}`)
   assert.ok(claimDuring <= BigInt(DEPOSIT) * WEI_PER_UNIT, 'no claim beyond the deposit the chain confirmed')
-  const bobDuring = await bob.status()
-  const owedDuring = -bobDuring.peers.find((p) => p.pubkey === alicePk).balance
+  const owedDuring = await owedByBob()
   assert.ok(owedDuring > 0, 'the top-up waits for the chain: Bob owes what the deposit cannot cover')
   await sleep(Math.max(0, OUTAGE_SECS * 1000 - (Date.now() - outageStart)))
   console.log(`# outage ${Math.round((Date.now() - outageStart) / 1000)} s: claim ${claimBefore / WEI_PER_UNIT} → ${claimDuring / WEI_PER_UNIT} units off chain, Bob owed ${owedDuring} awaiting the top-up`)
