@@ -45,9 +45,9 @@ async fn sign_new_claim(
         _ => open(node, engine, peer, info, chain_now.clone().map_err(PayError::ChainTime)?).await?,
     };
     let new_cum = parse_u256(&ch.claimed)? + to_base(engine, owed);
+    let id: B256 = ch.channel_id.parse().map_err(|e| PayError::ChannelId(format!("{e}")))?;
     if new_cum > parse_u256(&ch.deposit)? {
         let now = chain_now.map_err(PayError::ChainTime)?;
-        let id: B256 = ch.channel_id.parse().map_err(|e| PayError::ChannelId(format!("{e}")))?;
         // A top-up whose receipt never reached us (the RPC went away) may have landed: the
         // chain's deposit is the truth, so it is never paid twice.
         let state = engine.client.channel(id).await.map_err(PayError::TopUp)?;
@@ -67,7 +67,6 @@ async fn sign_new_claim(
             ch.expiry = expiry;
         }
     }
-    let id: B256 = ch.channel_id.parse().map_err(|e| PayError::ChannelId(format!("{e}")))?;
     let signature =
         sign_claim(&node.key.secret, &engine.domain, &Claim { channel_id: id, cumulative_amount: new_cum })?;
     ch.claimed = new_cum.to_string();
