@@ -472,3 +472,127 @@ async fn a_connection_holds_bounded_incomplete_data_and_closed_streams_take_no_m
     peer.send(peer.stream_prepare(&alice, &tag, 0, next)).await.expect("the connection goes on");
     alice.shutdown();
 }
+
+/// A delivery the node sent us and we have not answered yet.
+struct Held {
+    request_id: u32,
+    prepare: protocol::ilp::Prepare,
+    keys: StreamKeys,
+    messages: Vec<String>,
+}
+
+/// Read the node's next Prepare without answering it (within `wait`; `None` if none came).
+async fn hold_next(peer: &mut Peer, node: &Node, wait: std::time::Duration) -> Option<Held> {
+    let packet = tokio::time::timeout(wait, peer.next_packet()).await.ok()??;
+    let BtpPacket::Message { request_id, protocol_data } = packet else { return None };
+    let Ok(Packet::Prepare(prepare)) = Packet::decode(&btp::find_entry(&protocol_data, "ilp").unwrap().data) else {
+        return None;
+    };
+    let suffix = prepare.destination.as_str().rsplit('.').next().unwrap();
+    let mut tag = [0u8; 8];
+    hex::decode_to_slice(suffix, &mut tag).unwrap();
+    let keys = StreamKeys::derive(&secret::shared_secret(&peer.secret, &node.key.pubkey, &tag).unwrap());
+    let plain = StreamPacket::decode(&keys.decrypt(&prepare.data).unwrap()).unwrap();
+    let mut messages = Vec::new();
+    for f in plain.frames {
+        if let Frame::StreamData { data, .. } = f {
+            // Each delivery in this test starts its messages at a frame boundary.
+            messages.extend(framing::MessageDecoder::default().push(&data).unwrap());
+        }
+    }
+    Some(Held { request_id, prepare, keys, messages })
+}
+
+async fn answer(peer: &mut Peer, held: &Held, fulfill: bool) {
+    let reply = if fulfill {
+        Fulfill { fulfillment: held.keys.fulfillment(&held.prepare.data), data: vec![] }.encode()
+    } else {
+        protocol::ilp::Reject {
+            code: ErrorCode::F99_APPLICATION_ERROR,
+            triggered_by: None,
+            message: "test: not stored".into(),
+            data: vec![],
+        }
+        .encode()
+    };
+    let frame = BtpPacket::Response { request_id: held.request_id, protocol_data: vec![btp::ilp_entry(reply)] };
+    peer.ws.send(Message::binary(frame.encode())).await.unwrap();
+}
+
+/// Resume (docs/btp-nips.md §4): the `ACCOUNT` after a REQ on a subscription with deliveries
+/// still in flight is the exact truth of what is owed only if it counts exactly the
+/// deliveries the subscriber fulfilled. So the publisher sends it once nothing is in flight (a
+/// delivery rejected meanwhile is not counted), and nothing after it until it is answered.
+/// Before this, it went out at once counting the deliveries in flight on its stream as
+/// delivered (one later rejected was charged), and deliveries on another connection were not
+/// counted although the subscriber could store them before the `ACCOUNT` reached it (the
+/// crash test's follower then owed a batch it never paid).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_account_waits_for_deliveries_in_flight_and_counts_only_fulfilled_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = start_alice(dir.path()).await; // 1000 per period, 10 per event, credit 100
+    let (mut peer, _) = connect(&alice, [0x48; 32], None).await;
+    let author = alice.key.pubkey_hex.clone();
+    let tag = [6u8; 8];
+    peer.send(peer.stream_prepare(&alice, &tag, 1000, req_frames("s1", &author, 1000))).await.expect("paid REQ");
+    receive_messages(&mut peer, &alice, |m| m.iter().any(|x| x.starts_with(r#"["EOSE""#))).await;
+
+    // Three notes; hold their deliveries unanswered (at most PUMP_WINDOW = 4 in flight).
+    for i in 0..3u64 {
+        let e = protocol::nostr::Event::sign(
+            &alice.key.secret,
+            1_700_000_000 + i,
+            1,
+            vec![],
+            format!("n{i}"),
+            [i as u8; 32],
+        )
+        .unwrap();
+        assert_eq!(btpnips::ingest::publish(&alice, e).await, (true, String::new()));
+    }
+    let events = |h: &Held| h.messages.iter().filter(|m| m.starts_with(r#"["EVENT""#)).count() as u64;
+    let mut held = Vec::new();
+    while held.iter().map(events).sum::<u64>() < 3 {
+        held.push(hold_next(&mut peer, &alice, std::time::Duration::from_secs(10)).await.expect("a delivery"));
+    }
+
+    // The subscriber resumes: a REQ on a new stream, free while the period is paid.
+    let req = ClientMessage::Req {
+        subscription_id: "s1".into(),
+        filters: vec![Filter { authors: Some(vec![author.clone()]), ..Default::default() }],
+    };
+    let frames =
+        vec![Frame::StreamData { stream_id: 3, offset: 0, data: framing::encode_message(&req.to_json()).unwrap() }];
+    peer.send(peer.stream_prepare(&alice, &tag, 0, frames)).await.expect("resume REQ");
+    assert!(
+        hold_next(&mut peer, &alice, std::time::Duration::from_millis(700)).await.is_none(),
+        "nothing (no ACCOUNT) is sent while deliveries are in flight"
+    );
+
+    // The last delivery is rejected (a rejected one in the middle would break the stream for
+    // those after it, RFC 29 §3.4), the others fulfilled: only those are counted.
+    assert!(held.len() >= 2, "one delivery per note: {}", held.len());
+    let (last, fulfilled_ones) = held.split_last().unwrap();
+    for h in fulfilled_ones {
+        answer(&mut peer, h, true).await;
+    }
+    answer(&mut peer, last, false).await;
+    let fulfilled: u64 = fulfilled_ones.iter().map(events).sum();
+    let account = hold_next(&mut peer, &alice, std::time::Duration::from_secs(10)).await.expect("the ACCOUNT");
+    assert_eq!(
+        account.messages,
+        vec![format!(
+            r#"["ACCOUNT","s1",{{"periods_paid":1,"events_delivered":{fulfilled},"amount_paid":1000,"owed":{}}}]"#,
+            fulfilled * 10
+        )],
+        "the ACCOUNT alone, counting the fulfilled deliveries"
+    );
+    assert!(
+        hold_next(&mut peer, &alice, std::time::Duration::from_millis(700)).await.is_none(),
+        "nothing after the ACCOUNT until it is answered"
+    );
+    answer(&mut peer, &account, true).await;
+    let replay = receive_messages(&mut peer, &alice, |m| m.iter().any(|x| x.starts_with(r#"["EOSE""#))).await;
+    assert!(replay.iter().any(|m| m.starts_with(r#"["EVENT""#)), "the replay follows: {replay:?}");
+    alice.shutdown();
+}

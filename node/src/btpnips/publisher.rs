@@ -592,19 +592,28 @@ pub const BATCH_BYTES: usize = 14_000;
 /// Take the next batch off the queue: as many messages as fit in [`BATCH_BYTES`] and, for
 /// EVENTs, in the delivery credit (counting the events of batches in flight and the batch's
 /// own events as due).
-/// `in_flight` counts the EVENTs of all batches in flight (for the credit), `ahead` those on
-/// the delivery stream this batch goes on (for an `ACCOUNT`).
-fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig, in_flight: u64, ahead: u64) -> Step {
+/// `in_flight` counts the EVENTs of all batches in flight (for the credit), `batches` those
+/// batches.
+///
+/// An `ACCOUNT` is a barrier: it is taken only when no batch is in flight (so it counts
+/// exactly the deliveries the subscriber fulfilled, on whatever connection or stream they
+/// went), it ends its batch, and the pump sends nothing more until that batch is answered
+/// (so nothing delivered after it can reach the subscriber before it).
+fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig, in_flight: u64, batches: usize) -> Step {
     if !s.record.status.is_active() {
         return Step::Stop;
     }
     let (mut bytes, mut items, mut events) = (Vec::new(), Vec::new(), 0u64);
     while let Some(item) = s.queue.pop_front() {
         let msg = match &item {
+            Item::Account if batches > 0 || !items.is_empty() => {
+                // Wait for the batches in flight (or send what this batch holds first).
+                s.queue.push_front(item);
+                break;
+            }
             Item::Account => {
-                // Batches ahead of it on the stream are delivered before it, or it fails with them.
                 let r = &s.record;
-                let delivered = r.events_delivered + ahead;
+                let delivered = r.events_delivered;
                 let due = r.periods_paid * prices.subscription + delivered * prices.event_delivered;
                 let figures = account::Figures {
                     periods_paid: r.periods_paid,
@@ -616,7 +625,7 @@ fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig, i
                 let framed = protocol::btpnips::framing::encode_message(&text).unwrap_or_default();
                 bytes.extend_from_slice(&framed);
                 items.push(item);
-                continue;
+                break;
             }
             Item::Eose => RelayMessage::Eose { subscription_id: key.1.clone() },
             Item::Event(event) => {
@@ -642,7 +651,8 @@ fn next_batch(s: &mut Inbound, key: &Key, prices: &crate::config::PriceConfig, i
         s.unpaid_since = None;
         return Step::Send(bytes, items, events);
     }
-    if s.queue.is_empty() {
+    if s.queue.is_empty() || matches!(s.queue.front(), Some(Item::Account)) {
+        // Nothing queued, or an `ACCOUNT` waiting for the batches in flight.
         return Step::Stop;
     }
     // The next EVENT is over the credit: pause, and close once the grace time is over. Times
@@ -671,8 +681,8 @@ struct InFlight {
     events: u64,
     /// The subscription's epoch when it was sent.
     epoch: u64,
-    /// The delivery stream it went on.
-    out: Option<([u8; TAG_LEN], u64)>,
+    /// It carries an `ACCOUNT`: nothing more is sent until it is answered.
+    account: bool,
 }
 
 /// Deliver a subscription's queue in batches ([`next_batch`]), up to [`PUMP_WINDOW`] in flight,
@@ -695,12 +705,11 @@ async fn pump(node: &Arc<Node>, key: &Key) {
         // Fill the window. Decide and record the pump's state under one lock, so an item
         // queued meanwhile either is in this batch or finds the pump stopped and starts a new
         // one (no lost wake-up, nothing cleared behind its back).
-        while failed.is_empty() && in_flight.len() < PUMP_WINDOW {
+        while failed.is_empty() && in_flight.len() < PUMP_WINDOW && !in_flight.iter().any(|b| b.account) {
             let (step, first_pause, epoch) = {
                 let mut map = node.subs.inbound.lock().expect("poisoned");
                 let Some(s) = map.get_mut(key) else { return };
-                let ahead = in_flight.iter().filter(|b| b.out == s.out).map(|b| b.events).sum();
-                let step = next_batch(s, key, prices, in_flight_events, ahead);
+                let step = next_batch(s, key, prices, in_flight_events, in_flight.len());
                 let epoch = s.epoch;
                 let mut first_pause = false;
                 let idle = in_flight.is_empty();
@@ -725,8 +734,8 @@ async fn pump(node: &Arc<Node>, key: &Key) {
                 Step::Send(bytes, items, events) => match send_framed(node, key, bytes) {
                     Some(rx) => {
                         in_flight_events += events;
-                        let out = node.subs.inbound.lock().expect("poisoned").get(key).and_then(|s| s.out);
-                        in_flight.push_back(InFlight { rx, items, events, epoch, out });
+                        let account = items.iter().any(|i| matches!(i, Item::Account));
+                        in_flight.push_back(InFlight { rx, items, events, epoch, account });
                     }
                     None => failed.extend(items),
                 },
@@ -757,7 +766,7 @@ async fn pump(node: &Arc<Node>, key: &Key) {
                 Step::Stop => return,
             }
         }
-        let Some(InFlight { rx, items, events, epoch, out }) = in_flight.pop_front() else {
+        let Some(InFlight { rx, items, events, epoch, account }) = in_flight.pop_front() else {
             // Nothing in flight and the window was not filled: only failures are left.
             return retry_later(node, key, std::mem::take(&mut failed));
         };
@@ -775,7 +784,7 @@ async fn pump(node: &Arc<Node>, key: &Key) {
         let out = match rx {
             Ok(out) => out,
             Err(rx) => {
-                in_flight.push_front(InFlight { rx, items, events, epoch, out });
+                in_flight.push_front(InFlight { rx, items, events, epoch, account });
                 continue;
             }
         };

@@ -477,7 +477,8 @@ pub(super) fn apply_committed(node: &Arc<Node>, staged: Staged) {
 }
 
 /// The publisher's account of our resumed subscription (docs/btp-nips.md §4 "Resume"). It
-/// counts every delivery before it on the stream and every payment it received; we sent none
+/// counts every delivery we fulfilled before it (the publisher sends it with nothing in flight,
+/// and nothing after it until we answer it) and every payment it received; we sent none
 /// since the REQ (`awaiting_account`), so what we paid is what it received (our own record may
 /// lag it after a crash), and what it says we owe, up to its announced `delivery_credit` (all
 /// we ever trust it with), replaces what we thought we owed. Deliveries after it on the
