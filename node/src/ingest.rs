@@ -19,6 +19,11 @@ pub async fn publish(node: &Arc<Node>, event: Event) -> (bool, String) {
     if let Err(why) = check(&event) {
         return (false, why);
     }
+    store_checked(node, event).await
+}
+
+/// [`publish`] for an event that already passed [`check`]: store, then fan out.
+pub async fn store_checked(node: &Arc<Node>, event: Event) -> (bool, String) {
     let event = Arc::new(event);
     match node.storage.writer().insert_event((*event).clone()).await {
         Ok(InsertOutcome::Stored | InsertOutcome::Ephemeral) => {

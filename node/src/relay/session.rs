@@ -7,6 +7,11 @@
 //! matches. Live events that arrive while a REQ is still being answered wait and are sent
 //! after its EOSE, without duplicates.
 //!
+//! EVENTs are a pipeline: each is verified and stored by its own task while the session goes
+//! on reading (at most [`MAX_EVENTS_IN_FLIGHT`] per connection), so one client's window shares
+//! the writer's group commits; the `OK`s go out in the order the EVENTs came, each after its
+//! commit.
+//!
 //! Bounds: stored matches come in pages (`replay.rs`) and every outgoing message goes through
 //! the byte-bounded `outbox.rs` (a slow client pauses the session, then is closed); a client
 //! silent for `ws_ping_interval_secs` is pinged and closed without an answer within
@@ -18,7 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
-use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, StreamExt};
 use protocol::nostr::{machine_message, prefix, ClientMessage, Event, Filter, RelayMessage};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
@@ -36,6 +43,14 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 pub const MAX_SUBSCRIPTIONS: usize = 32;
 /// Most filters per REQ.
 pub const MAX_FILTERS: usize = 16;
+/// Most EVENTs of one connection being verified and stored at once. The session keeps
+/// reading while they wait for the writer (so a client's window fills one group commit), and
+/// stops reading at this many until the oldest is answered.
+pub const MAX_EVENTS_IN_FLIGHT: usize = 32;
+
+/// The `OK`s of a connection's EVENTs in flight, answered in the order the EVENTs came; each
+/// resolves to the `OK` JSON once its event is committed (or refused).
+type Acks = FuturesOrdered<BoxFuture<'static, String>>;
 
 /// The connection a session serves: who is at the other end, and the shared limits.
 pub struct Conn {
@@ -118,6 +133,7 @@ pub async fn run(node: Arc<Node>, socket: WebSocket, conn: Conn) {
     // The hub's live events, received only while the client has a subscription: a client
     // that only publishes holds no receiver and is told nothing about events it never asked for.
     let mut live: Option<broadcast::Receiver<Arc<Event>>> = None;
+    let mut acks: Acks = FuturesOrdered::new();
     let mut upstream = node.subs.upstream_closed();
     // Pages of stored matches: a replay task waits while the session takes none.
     let (ready_tx, mut ready_rx) = mpsc::channel::<Ready>(2);
@@ -141,11 +157,15 @@ pub async fn run(node: Arc<Node>, socket: WebSocket, conn: Conn) {
                     vec![Out::Ping]
                 }
             },
-            msg = source.next() => {
+            Some(ok) = acks.next(), if !acks.is_empty() => vec![Out::Text(ok)],
+            msg = source.next(), if acks.len() < MAX_EVENTS_IN_FLIGHT => {
                 last_heard = Instant::now();
                 ping_sent = None;
                 match msg {
-                    Some(Ok(Message::Text(t))) => handle_text(&node, &conn, t.as_str(), &mut subs, &mut generation, &ready_tx).await,
+                    Some(Ok(Message::Text(t))) => {
+                        let mut session = Session { subs: &mut subs, live: &mut live, acks: &mut acks, generation: &mut generation };
+                        handle_text(&node, &conn, t.as_str(), &mut session, &ready_tx)
+                    }
                     Some(Ok(Message::Binary(_))) => vec![Out::Text(notice("binary frames are not part of NIP-01"))],
                     Some(Ok(Message::Close(_))) | None => break End::Gone,
                     Some(Err(e)) => match Fault::of(e) {
@@ -169,10 +189,8 @@ pub async fn run(node: Arc<Node>, socket: WebSocket, conn: Conn) {
                 Err(broadcast::error::RecvError::Closed) => break End::Shutdown,
             },
         };
-        match (had_subs, subs.is_empty()) {
-            (false, false) => live = Some(node.hub.subscribe()),
-            (true, true) => live = None,
-            _ => {}
+        if had_subs && subs.is_empty() {
+            live = None;
         }
         for o in out {
             match outbox.send(o.into_message(), grace).await {
@@ -231,14 +249,25 @@ fn notice(text: &str) -> String {
     RelayMessage::Notice { message: machine_message(prefix::ERROR, text) }.to_json()
 }
 
-async fn handle_text(
+/// The parts of a session's state a client message changes.
+struct Session<'a> {
+    subs: &'a mut HashMap<String, Sub>,
+    /// The hub's live events, held while the client has a subscription.
+    live: &'a mut Option<broadcast::Receiver<Arc<Event>>>,
+    acks: &'a mut Acks,
+    generation: &'a mut u64,
+}
+
+/// One client text message: EVENTs join the connection's acks in flight (verified and stored
+/// by their own task, answered in order); REQ, CLOSE and bad input are answered here.
+fn handle_text(
     node: &Arc<Node>,
     conn: &Conn,
     text: &str,
-    subs: &mut HashMap<String, Sub>,
-    generation: &mut u64,
+    session: &mut Session,
     ready: &mpsc::Sender<Ready>,
 ) -> Vec<Out> {
+    let Session { subs, live, acks, generation } = session;
     let msg = match ClientMessage::parse(text) {
         Ok(m) => m,
         Err(e) => {
@@ -255,10 +284,14 @@ async fn handle_text(
     match msg {
         ClientMessage::Event(event) => {
             let id = event.id.clone();
-            let refuse = |message: String| {
-                vec![Out::Text(RelayMessage::Ok { event_id: id.clone(), accepted: false, message }.to_json())]
+            // Refusals queue behind the EVENTs before them, so every OK comes in order.
+            let mut refuse = |message: String| {
+                let ok = RelayMessage::Ok { event_id: id.clone(), accepted: false, message }.to_json();
+                acks.push_back(async move { ok }.boxed());
+                Vec::new()
             };
             let ip = conn.remote.ip();
+            let mut checked = false;
             if conn.rate.applies_to(ip) {
                 if let Err(why) = conn.rate.check_ip(ip) {
                     return refuse(machine_message(prefix::RATE_LIMITED, &why.to_string()));
@@ -268,13 +301,32 @@ async fn handle_text(
                     if let Err(why) = crate::ingest::check(&event) {
                         return refuse(why);
                     }
+                    checked = true;
                     if let Err(why) = conn.rate.check_pubkey(&event.pubkey) {
                         return refuse(machine_message(prefix::RATE_LIMITED, &why.to_string()));
                     }
                 }
             }
-            let (accepted, message) = crate::ingest::publish(node, event).await;
-            vec![Out::Text(RelayMessage::Ok { event_id: id, accepted, message }.to_json())]
+            // Its own task: signatures of a connection's EVENTs are checked in parallel, and
+            // the writer commits what is queued in one transaction.
+            let node = node.clone();
+            let task = tokio::spawn(async move {
+                match checked {
+                    true => crate::ingest::store_checked(&node, event).await,
+                    false => crate::ingest::publish(&node, event).await,
+                }
+            });
+            acks.push_back(
+                async move {
+                    let (accepted, message) = task.await.unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "event task failed");
+                        (false, machine_message(prefix::ERROR, "could not store the event"))
+                    });
+                    RelayMessage::Ok { event_id: id, accepted, message }.to_json()
+                }
+                .boxed(),
+            );
+            Vec::new()
         }
         ClientMessage::Req { subscription_id, filters } => {
             if filters.len() > MAX_FILTERS {
@@ -288,8 +340,13 @@ async fn handle_text(
                 );
                 return vec![Out::Text(RelayMessage::Closed { subscription_id, message }.to_json())];
             }
-            *generation += 1;
-            let gen = *generation;
+            **generation += 1;
+            let gen = **generation;
+            // Live events from now on reach the REQ (held until its EOSE): subscribed before
+            // the stored matches are read, so an event stored in between is in one or the other.
+            if live.is_none() {
+                **live = Some(node.hub.subscribe());
+            }
             let task = tokio::spawn(super::replay::run(
                 node.clone(),
                 filters.clone(),
