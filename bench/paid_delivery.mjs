@@ -44,7 +44,8 @@ const { values: opt } = parseArgs({
     events: { type: 'string', default: '5000' },
     rate: { type: 'string', default: '500' },
     connections: { type: 'string', default: '8' },
-    window: { type: 'string', default: '16' }
+    window: { type: 'string', default: '16' },
+    credit: { type: 'string', default: '1000' }
   }
 })
 const EVENTS = +opt.events
@@ -52,7 +53,9 @@ const RATE = +opt.rate
 const CONNS = +opt.connections
 const WINDOW = +opt.window
 
-const PRICES = { subscription: 1000, subscription_period_secs: 86400, event_delivered: 10, delivery_credit: 1000 }
+// The publisher's delivery credit (asset units) bounds what it delivers ahead of payment: at
+// 10 per event, the default 1000 is 100 events per payment round trip.
+const PRICES = { subscription: 1000, subscription_period_secs: 86400, event_delivered: 10, delivery_credit: +opt.credit }
 const NAMES = ['F3', 'M2', 'M1', 'P', 'F1']
 const keys = NAMES.map(() => generateSecretKey())
 const pubs = keys.map((k) => getPublicKey(k))

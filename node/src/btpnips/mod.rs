@@ -181,18 +181,19 @@ pub async fn on_stream_packet(
                 Incoming::Relay(m) => {
                     subscriber::on_relay_message(node, &ctx, m, &mut staged_out, &mut fx.ops, &mut fx.after)?
                 }
-                Incoming::Account(a) => {
-                    subscriber::on_account(node, &ctx, a, &mut staged_out, &mut fx.ops, &mut fx.after)
-                }
+                Incoming::Account(a) => subscriber::on_account(node, &ctx, a, &mut staged_out, &mut fx.after),
             }
         }
         if money_left > 0 {
-            publisher::on_payment(node, &ctx, d.stream_id, money_left, &mut staged, &mut fx.ops);
+            publisher::on_payment(node, &ctx, d.stream_id, money_left, &mut staged);
         }
         if d.closed {
-            publisher::on_stream_closed(node, &ctx, d.stream_id, &mut staged, &mut fx.ops);
+            publisher::on_stream_closed(node, &ctx, d.stream_id, &mut staged);
         }
     }
+    // Each subscription the packet changed is written once, in its last state.
+    staged.upserts(&mut fx.ops);
+    staged_out.upserts(&mut fx.ops);
     let Effects { mut ops, after } = fx;
     ops.extend(ctx.credit(node, "fulfilled incoming Prepare")?);
     let outcomes = if ops.is_empty() {

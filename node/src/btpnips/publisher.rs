@@ -157,6 +157,12 @@ impl Staged {
         self.entries.get_mut(key)
     }
 
+    /// One upsert per subscription the packet changed (its last state), for the packet's commit.
+    pub(super) fn upserts(&self, ops: &mut Vec<Op>) {
+        let changed = self.entries.values().filter(|s| !s.changes.is_empty());
+        ops.extend(changed.map(|s| Op::UpsertSubscription(s.record.clone())));
+    }
+
     /// Keys of `peer`'s subscriptions whose REQ came on `stream_id`, as staged so far.
     fn on_stream(&mut self, node: &Node, peer: &str, stream_id: u64) -> Vec<Key> {
         let mut keys: Vec<Key> =
@@ -170,11 +176,10 @@ impl Staged {
 }
 
 impl StagedSub {
-    /// Apply `change` to the copy and stage the record's upsert.
-    fn change(&mut self, change: Change, ops: &mut Vec<Op>) {
+    /// Apply `change` to the copy (its upsert is staged once per packet, [`Staged::upserts`]).
+    fn change(&mut self, change: Change) {
         change.apply(&mut self.record);
         self.changes.push(change);
-        ops.push(Op::UpsertSubscription(self.record.clone()));
     }
 }
 
@@ -268,11 +273,11 @@ pub(super) fn on_client_message(
     let super::Effects { ops, after } = fx;
     match msg {
         ClientMessage::Req { subscription_id, filters } => {
-            on_req(node, ctx, stream_id, money, subscription_id, filters, staged, ops)
+            on_req(node, ctx, stream_id, money, subscription_id, filters, staged)
         }
         ClientMessage::Close { subscription_id } => {
             if let Some(s) = staged.load(node, &(ctx.peer.clone(), subscription_id)) {
-                s.change(Change::Close, ops);
+                s.change(Change::Close);
             }
             Ok(())
         }
@@ -289,7 +294,6 @@ fn on_req(
     sub_id: String,
     filters: Vec<Filter>,
     staged: &mut Staged,
-    ops: &mut Vec<Op>,
 ) -> Result<(), Refusal> {
     if filters.len() > MAX_FILTERS {
         return Err((ErrorCode::F99_APPLICATION_ERROR, format!("invalid: at most {MAX_FILTERS} filters per REQ")));
@@ -360,24 +364,17 @@ fn on_req(
         filters: filters.clone(),
         stream_id,
     };
-    entry.change(change, ops);
+    entry.change(change);
     entry.replay = Some(filters);
     Ok(())
 }
 
 /// Money alone on a subscriber's REQ stream: payment for delivered events.
-pub(super) fn on_payment(
-    node: &Arc<Node>,
-    ctx: &PacketContext,
-    stream_id: u64,
-    money: u64,
-    staged: &mut Staged,
-    ops: &mut Vec<Op>,
-) {
+pub(super) fn on_payment(node: &Arc<Node>, ctx: &PacketContext, stream_id: u64, money: u64, staged: &mut Staged) {
     match staged.on_stream(node, &ctx.peer, stream_id).first() {
         Some(key) => {
             if let Some(s) = staged.load(node, key) {
-                s.change(Change::Payment(money), ops);
+                s.change(Change::Payment(money));
             }
         }
         None => {
@@ -387,16 +384,10 @@ pub(super) fn on_payment(
 }
 
 /// The subscriber closed its REQ stream: same as CLOSE.
-pub(super) fn on_stream_closed(
-    node: &Arc<Node>,
-    ctx: &PacketContext,
-    stream_id: u64,
-    staged: &mut Staged,
-    ops: &mut Vec<Op>,
-) {
+pub(super) fn on_stream_closed(node: &Arc<Node>, ctx: &PacketContext, stream_id: u64, staged: &mut Staged) {
     for key in staged.on_stream(node, &ctx.peer, stream_id) {
         if let Some(s) = staged.load(node, &key).filter(|s| s.record.status.is_active()) {
-            s.change(Change::Close, ops);
+            s.change(Change::Close);
         }
     }
 }

@@ -410,9 +410,17 @@ struct StagedOut {
     awaiting_account: bool,
     /// An `ACCOUNT` was taken from this packet.
     accounted: bool,
+    /// The record changed: it is written once with the packet ([`Staged::upserts`]).
+    dirty: bool,
 }
 
 impl Staged {
+    /// One upsert per subscription the packet changed (its last state), for the packet's commit.
+    pub(super) fn upserts(&self, ops: &mut Vec<Op>) {
+        let changed = self.entries.values().filter(|s| s.dirty);
+        ops.extend(changed.map(|s| Op::UpsertSubscription(s.record.clone())));
+    }
+
     /// The staged copy of the subscription `peer_node` serves as `subscription_id`, and its
     /// author; loaded from the shared map on first use.
     fn load(&mut self, node: &Node, peer_node: &str, subscription_id: &str) -> Option<(String, &mut StagedOut)> {
@@ -432,6 +440,7 @@ impl Staged {
                     could_pay,
                     awaiting_account: s.awaiting_account,
                     accounted: false,
+                    dirty: false,
                 };
                 self.entries.insert(author.clone(), entry);
                 author.clone()
@@ -488,7 +497,6 @@ pub(super) fn on_account(
     ctx: &PacketContext,
     account: protocol::btpnips::account::Account,
     staged: &mut Staged,
-    ops: &mut Vec<Op>,
     after: &mut Vec<Any>,
 ) {
     let f = account.figures;
@@ -503,7 +511,7 @@ pub(super) fn on_account(
     s.accounted = true;
     s.record.amount_paid = f.amount_paid;
     bump(&mut s.record);
-    ops.push(Op::UpsertSubscription(s.record.clone()));
+    s.dirty = true;
     let trust = node.peer_info(&ctx.peer).map(|i| i.prices.delivery_credit).unwrap_or(0);
     after.push(Any::Subscriber(After::Owed { author, amount: f.owed.min(trust) }));
 }
@@ -531,9 +539,9 @@ pub(super) fn on_relay_message(
             bump(&mut s.record);
             let price = node.peer_info(&ctx.peer).map(|i| i.prices.event_delivered).unwrap_or(0);
             let event = Arc::new(event);
+            s.dirty = true;
             ops.push(Op::InsertEvent((*event).clone()));
             after.push(Any::Broadcast(event, ops.len() - 1));
-            ops.push(Op::UpsertSubscription(s.record.clone()));
             if price > 0 {
                 after.push(Any::Subscriber(After::Pay { author, amount: price }));
             }
@@ -564,7 +572,7 @@ pub(super) fn on_relay_message(
                     SubscriptionStatus::Closed(CloseReason::Peer(message.clone()))
                 };
                 bump(&mut s.record);
-                ops.push(Op::UpsertSubscription(s.record.clone()));
+                s.dirty = true;
                 s.closed = Some(message);
                 s.synced = true;
             }

@@ -48,9 +48,9 @@ pub const MAX_FILTERS: usize = 16;
 /// stops reading at this many until the oldest is answered.
 pub const MAX_EVENTS_IN_FLIGHT: usize = 32;
 
-/// The `OK`s of a connection's EVENTs in flight, answered in the order the EVENTs came; each
-/// resolves to the `OK` JSON once its event is committed (or refused).
-type Acks = FuturesOrdered<BoxFuture<'static, String>>;
+/// The answers to a connection's messages, in the order the messages came: an EVENT's `OK`
+/// resolves once its event is committed (or refused); NOTICE and CLOSED answers at once.
+type Acks = FuturesOrdered<BoxFuture<'static, Message>>;
 
 /// The connection a session serves: who is at the other end, and the shared limits.
 pub struct Conn {
@@ -92,6 +92,8 @@ enum Out {
     Stored(String, Event),
     Live(String, Arc<Event>),
     Ping,
+    /// An answer from the connection's [`Acks`], ready to send.
+    Message(Message),
 }
 
 impl Out {
@@ -103,6 +105,7 @@ impl Out {
                 RelayMessage::Event { subscription_id, event: (*event).clone() }.to_json()
             }
             Out::Ping => return Message::Ping(Default::default()),
+            Out::Message(m) => return m,
         };
         Message::Text(text.into())
     }
@@ -157,14 +160,20 @@ pub async fn run(node: Arc<Node>, socket: WebSocket, conn: Conn) {
                     vec![Out::Ping]
                 }
             },
-            Some(ok) = acks.next(), if !acks.is_empty() => vec![Out::Text(ok)],
+            Some(answer) = acks.next(), if !acks.is_empty() => vec![Out::Message(answer)],
             msg = source.next(), if acks.len() < MAX_EVENTS_IN_FLIGHT => {
                 last_heard = Instant::now();
                 ping_sent = None;
                 match msg {
                     Some(Ok(Message::Text(t))) => {
                         let mut session = Session { subs: &mut subs, live: &mut live, acks: &mut acks, generation: &mut generation };
-                        handle_text(&node, &conn, t.as_str(), &mut session, &ready_tx)
+                        // Direct answers (NOTICE, CLOSED) queue behind the OKs of earlier
+                        // EVENTs: a client gets its answers in the order of its messages.
+                        for o in handle_text(&node, &conn, t.as_str(), &mut session, &ready_tx) {
+                            let msg = o.into_message();
+                            acks.push_back(async move { msg }.boxed());
+                        }
+                        Vec::new()
                     }
                     Some(Ok(Message::Binary(_))) => vec![Out::Text(notice("binary frames are not part of NIP-01"))],
                     Some(Ok(Message::Close(_))) | None => break End::Gone,
@@ -259,7 +268,8 @@ struct Session<'a> {
 }
 
 /// One client text message: EVENTs join the connection's acks in flight (verified and stored
-/// by their own task, answered in order); REQ, CLOSE and bad input are answered here.
+/// by their own task); the direct answers to REQ, CLOSE and bad input are returned, for the
+/// caller to queue behind the answers to earlier messages.
 fn handle_text(
     node: &Arc<Node>,
     conn: &Conn,
@@ -284,11 +294,8 @@ fn handle_text(
     match msg {
         ClientMessage::Event(event) => {
             let id = event.id.clone();
-            // Refusals queue behind the EVENTs before them, so every OK comes in order.
-            let mut refuse = |message: String| {
-                let ok = RelayMessage::Ok { event_id: id.clone(), accepted: false, message }.to_json();
-                acks.push_back(async move { ok }.boxed());
-                Vec::new()
+            let refuse = |message: String| {
+                vec![Out::Text(RelayMessage::Ok { event_id: id.clone(), accepted: false, message }.to_json())]
             };
             let ip = conn.remote.ip();
             let mut checked = false;
@@ -322,7 +329,7 @@ fn handle_text(
                         tracing::error!(error = %e, "event task failed");
                         (false, machine_message(prefix::ERROR, "could not store the event"))
                     });
-                    RelayMessage::Ok { event_id: id, accepted, message }.to_json()
+                    Message::Text(RelayMessage::Ok { event_id: id, accepted, message }.to_json().into())
                 }
                 .boxed(),
             );
