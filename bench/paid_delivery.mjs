@@ -124,6 +124,11 @@ async function run (label, rate) {
     const last = Math.max(...ids.map((id) => arrived[f].get(id)))
     const lat = ids.map((id) => arrived[f].get(id) - sent.get(id))
     out.push(`${NAMES[f]} (${f === F1 ? '1 hop' : '3 hops'}): ${Math.round(EVENTS / ((last - t0) / 1000))} paid events/s delivered, latency p50 ${pct(lat, 0.5).toFixed(1)} ms p99 ${pct(lat, 0.99).toFixed(1)} ms`)
+    if (process.env.BENCH_SLOWEST) {
+      // The slowest deliveries: when they were published (ms after the start) and how long they took.
+      const slow = ids.map((id, i) => [i, sent.get(id) - t0, arrived[f].get(id) - sent.get(id)]).sort((a, b) => b[2] - a[2]).slice(0, +process.env.BENCH_SLOWEST)
+      out.push(`  slowest: ${slow.map(([i, at, l]) => `#${i}@${at.toFixed(0)}:${l.toFixed(0)}`).join(' ')}`)
+    }
   }
   const cpuUs = nodes.map((n, i) => (cpu(n) - cpu0[i]) / EVENTS)
   for (const c of pubConns) c.close()

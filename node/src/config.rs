@@ -187,7 +187,11 @@ pub struct P2pConfig {
     pub announce_ttl_secs: u64,
     /// How often Kademlia refreshes the known-node list, seconds.
     pub kad_query_interval_secs: u64,
-    /// Requests per second a peer may send before the excess is dropped.
+    /// Requests per second a peer may send before the excess is dropped (token bucket, burst
+    /// twice that). Every ILP packet between linked nodes is one request (a paid delivery at
+    /// a low rate is one per event, and its payment another), so this sits above what a node
+    /// carries: default 5 000. In-flight requests are bounded apart from it (256 per
+    /// connection and protocol).
     pub max_requests_per_sec: u32,
     /// Milliseconds of silence (QUIC keep-alives included) after which a peer counts as gone
     /// and its link goes down.
@@ -205,7 +209,7 @@ impl Default for P2pConfig {
             announce_interval_secs: 600,
             announce_ttl_secs: 3600,
             kad_query_interval_secs: 30,
-            max_requests_per_sec: 200,
+            max_requests_per_sec: 5_000,
             liveness_timeout_ms: 10_000,
         }
     }

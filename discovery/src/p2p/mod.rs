@@ -70,7 +70,7 @@ pub struct P2pConfig {
     pub idle_connection_timeout: Duration,
     /// Inbound requests per second accepted from one peer (token bucket, burst of twice as many);
     /// requests above it are dropped and reported as [`P2pEvent::Refused`]. 0 = no limit.
-    /// Default 200. Independently, libp2p accepts at most 256 inbound requests in flight per
+    /// Default 5 000 (every ILP packet between linked nodes is one request). Independently, libp2p accepts at most 256 inbound requests in flight per
     /// connection and protocol (request-response `max_concurrent_streams`) and resets extra
     /// streams.
     pub max_requests_per_sec: u32,
@@ -89,7 +89,7 @@ impl Default for P2pConfig {
             request_timeout: Duration::from_secs(60),
             kad_query_interval: Duration::from_secs(30),
             idle_connection_timeout: Duration::from_secs(60),
-            max_requests_per_sec: 200,
+            max_requests_per_sec: 5_000,
             liveness_timeout: Duration::from_secs(10),
         }
     }

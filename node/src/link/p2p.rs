@@ -361,7 +361,10 @@ async fn exchange(p2p: &P2pHandle, peer: PeerId, frame: BtpPacket) -> Result<Vec
         .map_err(|_| LinkError::Timeout)?
         .map_err(|e| match e {
             discovery::p2p::P2pError::Timeout => LinkError::Timeout,
-            _ => LinkError::Closed,
+            e => {
+                tracing::debug!(%peer, error = %e, "libp2p request failed");
+                LinkError::Closed
+            }
         })?;
     match BtpPacket::decode(&reply) {
         Ok(BtpPacket::Response { protocol_data, .. }) => Ok(protocol_data),
