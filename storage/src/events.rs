@@ -132,6 +132,11 @@ where
 
 /// The SQL for one filter, or `None` if it can match nothing (an empty list, `limit: 0`).
 fn filter_query(f: &Filter) -> Option<QueryBuilder<Sqlite>> {
+    filter_query_after("", f)
+}
+
+/// [`filter_query`] after `prefix` (`EXPLAIN QUERY PLAN ` in the index tests).
+fn filter_query_after(prefix: &str, f: &Filter) -> Option<QueryBuilder<Sqlite>> {
     let empty = |l: &Option<Vec<_>>| l.as_ref().is_some_and(Vec::is_empty);
     if empty(&f.ids)
         || empty(&f.authors)
@@ -142,7 +147,7 @@ fn filter_query(f: &Filter) -> Option<QueryBuilder<Sqlite>> {
         return None;
     }
     let clamp = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
-    let mut qb = QueryBuilder::new("SELECT raw FROM events WHERE 1 = 1");
+    let mut qb = QueryBuilder::new(format!("{prefix}SELECT raw FROM events WHERE 1 = 1"));
     if let Some(ids) = &f.ids {
         push_in(&mut qb, "id", ids.iter().cloned());
     }
@@ -194,6 +199,49 @@ pub(crate) async fn query(conn: &mut SqliteConnection, filters: &[Filter]) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The query plan of `f`'s SQL, one line per step.
+    async fn plan(conn: &mut SqliteConnection, f: &Filter) -> Vec<String> {
+        let mut qb = filter_query_after("EXPLAIN QUERY PLAN ", f).expect("a filter that can match");
+        let rows: Vec<(i64, i64, i64, String)> = qb.build_query_as().fetch_all(&mut *conn).await.unwrap();
+        rows.into_iter().map(|r| r.3).collect()
+    }
+
+    /// Issue 17: each main REQ shape with a `limit` reads its index in result order: the plan
+    /// names the index, does not scan the table, and sorts at most the ties of one second by id
+    /// (`USE TEMP B-TREE FOR RIGHT PART OF ORDER BY`), never the whole result.
+    #[tokio::test]
+    async fn main_req_shapes_read_their_index_in_result_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::sqlite::open_writer(&dir.path().join("q.db")).await.unwrap();
+        let pk = || Some(vec!["a".repeat(64)]);
+        let shapes = [
+            ("kinds", Filter { kinds: Some(vec![1]), limit: Some(100), ..Default::default() }, "events_kind_time"),
+            ("authors", Filter { authors: pk(), limit: Some(50), ..Default::default() }, "events_pubkey_time"),
+            (
+                "authors+kinds",
+                Filter { authors: pk(), kinds: Some(vec![1]), limit: Some(50), ..Default::default() },
+                "events_pubkey_kind_time",
+            ),
+            ("no field", Filter { limit: Some(100), ..Default::default() }, "events_time"),
+            (
+                "authors+kinds+since",
+                Filter { authors: pk(), kinds: Some(vec![0]), since: Some(1), limit: Some(1), ..Default::default() },
+                "events_pubkey_kind_time",
+            ),
+        ];
+        for (name, f, index) in shapes {
+            let plan = plan(&mut conn, &f).await;
+            let text = plan.join(" | ");
+            assert!(text.contains(&format!("USING INDEX {index}")), "{name}: {text}");
+            assert!(!text.contains("TEMP B-TREE FOR ORDER BY"), "{name} sorts instead of reading in order: {text}");
+            assert!(!plan.iter().any(|l| l.starts_with("SCAN events") && !l.contains("INDEX")), "{name}: {text}");
+        }
+        // By id: the primary key.
+        let ids = Filter { ids: Some(vec!["b".repeat(64)]), ..Default::default() };
+        let text = plan(&mut conn, &ids).await.join(" | ");
+        assert!(text.contains("sqlite_autoindex_events_1"), "ids: {text}");
+    }
 
     #[test]
     fn classes() {
