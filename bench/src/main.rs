@@ -39,6 +39,9 @@ struct Args {
     limit: usize,
 }
 
+/// Seconds (so events) per page of the final check; at most the node's per-REQ cap.
+const CHECK_PAGE: u64 = 4_000;
+
 fn signed_events(n: usize, client: usize) -> (String, Vec<Event>) {
     let secret: [u8; 32] = loop {
         let s: [u8; 32] = rand::random();
@@ -66,14 +69,29 @@ async fn run_client(
     events: Vec<Event>,
 ) -> anyhow::Result<(client::Report, Instant)> {
     let mut report = client::Report::default();
+    // One event per second (see `signed_events`), oldest first.
+    let (first, last) = (events.first().map_or(0, |e| e.created_at), events.last().map_or(0, |e| e.created_at));
     client::publish(&mut ws, events, args.window, &mut report).await?;
     let published = Instant::now();
     for q in 0..args.queries {
         let filter = Filter { authors: Some(vec![pubkey.clone()]), limit: Some(args.limit), ..Default::default() };
         client::req(&mut ws, &format!("q{q}"), filter, &mut report).await?;
     }
-    let all = Filter { authors: Some(vec![pubkey]), limit: Some(args.events), ..Default::default() };
-    report.stored = client::req(&mut ws, "check", all, &mut client::Report::default()).await?;
+    // The check counts what is stored in windows of CHECK_PAGE seconds: the node answers a
+    // REQ with at most 5 000 events (`storage::MAX_QUERY_EVENTS`).
+    let mut since = first;
+    while since <= last {
+        let until = (since + CHECK_PAGE - 1).min(last);
+        let page = Filter {
+            authors: Some(vec![pubkey.clone()]),
+            since: Some(since),
+            until: Some(until),
+            limit: Some(CHECK_PAGE as usize),
+            ..Default::default()
+        };
+        report.stored += client::req(&mut ws, "check", page, &mut client::Report::default()).await?;
+        since = until + 1;
+    }
     Ok((report, published))
 }
 
