@@ -22,7 +22,9 @@ pub async fn publish(node: &Arc<Node>, event: Event) -> (bool, String) {
     store_checked(node, event).await
 }
 
-/// [`publish`] for an event that already passed [`check`]: store, then fan out.
+/// [`publish`] for an event that already passed [`check`]: store, then fan out. Returns
+/// `(accepted, message)` as [`publish`] does (`OK true` only after the commit; a storage
+/// failure is `(false, "error: …")`).
 pub async fn store_checked(node: &Arc<Node>, event: Event) -> (bool, String) {
     let event = Arc::new(event);
     match node.storage.writer().insert_event((*event).clone()).await {

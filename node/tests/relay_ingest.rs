@@ -23,11 +23,17 @@ async fn client(node: &Node) -> support::Ws {
     tokio_tungstenite::connect_async(format!("ws://{relay}")).await.unwrap().0
 }
 
+/// The node's next message as JSON, within 10 s.
+async fn next_json(ws: &mut support::Ws) -> serde_json::Value {
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await;
+    let text = next.expect("a message within 10 s").unwrap().unwrap().into_text().unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
 /// The next `(event id, accepted, message)` of an `OK`.
 async fn next_ok(ws: &mut support::Ws) -> (String, bool, String) {
-    let text = ws.next().await.unwrap().unwrap().into_text().unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v[0], "OK", "{text}");
+    let v = next_json(ws).await;
+    assert_eq!(v[0], "OK", "{v}");
     (v[1].as_str().unwrap().into(), v[2].as_bool().unwrap(), v[3].as_str().unwrap().into())
 }
 
@@ -88,14 +94,7 @@ async fn a_req_right_behind_an_event_sees_it_once() {
         ws.send(Message::text(req)).await.unwrap();
         let (mut ok, mut seen, mut eose) = (false, 0, false);
         while !(ok && eose && seen == 1) {
-            let text = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
-                .await
-                .unwrap_or_else(|_| panic!("event {i}: ok {ok} seen {seen} eose {eose}"))
-                .unwrap()
-                .unwrap()
-                .into_text()
-                .unwrap();
-            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let v = next_json(&mut ws).await;
             match v[0].as_str().unwrap() {
                 "OK" => ok = v[2].as_bool().unwrap(),
                 "EVENT" => {
@@ -104,7 +103,7 @@ async fn a_req_right_behind_an_event_sees_it_once() {
                     seen += 1;
                 }
                 "EOSE" => eose = true,
-                other => panic!("{other}: {text}"),
+                other => panic!("event {i}: {other}: {v} (ok {ok} seen {seen} eose {eose})"),
             }
         }
         ws.send(Message::text(format!(r#"["CLOSE","{sub}"]"#))).await.unwrap();

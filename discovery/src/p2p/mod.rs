@@ -70,9 +70,9 @@ pub struct P2pConfig {
     pub idle_connection_timeout: Duration,
     /// Inbound requests per second accepted from one peer (token bucket, burst of twice as many);
     /// requests above it are dropped and reported as [`P2pEvent::Refused`]. 0 = no limit.
-    /// Default 5 000 (every ILP packet between linked nodes is one request). Independently, libp2p accepts at most 256 inbound requests in flight per
-    /// connection and protocol (request-response `max_concurrent_streams`) and resets extra
-    /// streams.
+    /// Default 5 000 (every ILP packet between linked nodes is one request). Independently,
+    /// libp2p accepts at most 256 inbound requests in flight per connection and protocol
+    /// (request-response `max_concurrent_streams`) and resets extra streams.
     pub max_requests_per_sec: u32,
     /// A connection whose peer sends nothing (not even QUIC keep-alives, sent every quarter
     /// of this) for this long is closed: how fast a crashed peer is noticed. At least 1 s;

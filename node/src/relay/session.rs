@@ -318,9 +318,10 @@ fn handle_text(
             // the writer commits what is queued in one transaction.
             let node = node.clone();
             let task = tokio::spawn(async move {
-                match checked {
-                    true => crate::ingest::store_checked(&node, event).await,
-                    false => crate::ingest::publish(&node, event).await,
+                if checked {
+                    crate::ingest::store_checked(&node, event).await
+                } else {
+                    crate::ingest::publish(&node, event).await
                 }
             });
             acks.push_back(
