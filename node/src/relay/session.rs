@@ -175,7 +175,12 @@ pub async fn run(node: Arc<Node>, socket: WebSocket, conn: Conn) {
                         }
                         Vec::new()
                     }
-                    Some(Ok(Message::Binary(_))) => vec![Out::Text(notice("binary frames are not part of NIP-01"))],
+                    Some(Ok(Message::Binary(_))) => {
+                        // An answer too: it queues behind the answers to earlier messages.
+                        let msg = Message::Text(notice("binary frames are not part of NIP-01").into());
+                        acks.push_back(async move { msg }.boxed());
+                        Vec::new()
+                    }
                     Some(Ok(Message::Close(_))) | None => break End::Gone,
                     Some(Err(e)) => match Fault::of(e) {
                         Some(f) => break End::Fault(f),
