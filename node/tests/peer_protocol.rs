@@ -473,6 +473,42 @@ async fn a_connection_holds_bounded_incomplete_data_and_closed_streams_take_no_m
     alice.shutdown();
 }
 
+/// A connection keeps at most `MAX_OPEN_STREAMS` streams open: up to it every packet is
+/// fulfilled, a stream the sender closes makes room for another, and a packet opening one
+/// more ends the connection with `StreamIdError` (RFC 29 §5.4) instead of growing its state.
+#[tokio::test]
+async fn a_connection_keeps_a_bounded_number_of_open_streams() {
+    use btpnips::stream::MAX_OPEN_STREAMS;
+    let dir = tempfile::tempdir().unwrap();
+    let alice = start_alice(dir.path()).await;
+    let (mut peer, _) = connect(&alice, [0x45; 32], None).await;
+    let tag = [7u8; 8];
+    let open = |ids: std::ops::Range<u64>| -> Vec<Frame> {
+        ids.map(|i| Frame::StreamDataBlocked { stream_id: 2 * i + 1, max_offset: 10 }).collect()
+    };
+    let n = MAX_OPEN_STREAMS as u64;
+    // Many streams per packet: 1 024 StreamDataBlocked frames fit one Prepare's data.
+    for start in (0..n).step_by(1024) {
+        let frames = open(start..(start + 1024).min(n));
+        peer.send(peer.stream_prepare(&alice, &tag, 0, frames)).await.expect("streams up to the bound");
+    }
+    // Closing stream 1 makes room for exactly one more.
+    let close = vec![Frame::StreamClose { stream_id: 1, code: CloseCode::NoError, message: String::new() }];
+    peer.send(peer.stream_prepare(&alice, &tag, 0, close)).await.expect("the close is fulfilled");
+    peer.send(peer.stream_prepare(&alice, &tag, 0, open(n..n + 1))).await.expect("one more after a close");
+
+    let r = peer.send(peer.stream_prepare(&alice, &tag, 0, open(n + 1..n + 2))).await.unwrap_err();
+    assert_eq!(r.code, ErrorCode::F99_APPLICATION_ERROR);
+    assert!(r.message.contains("streams open on one connection"), "{}", r.message);
+    let reply = peer.keys(&tag, &alice).decrypt_packet(&r.data).expect("an encrypted STREAM reply");
+    assert!(
+        reply.frames.iter().any(|f| matches!(f, Frame::ConnectionClose { code: CloseCode::StreamIdError, .. })),
+        "{:?}",
+        reply.frames
+    );
+    alice.shutdown();
+}
+
 /// A delivery the node sent us and we have not answered yet.
 struct Held {
     request_id: u32,

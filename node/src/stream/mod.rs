@@ -22,7 +22,9 @@ use protocol::btpnips::addressing::{self, TAG_LEN};
 use protocol::ilp::{ErrorCode, Fulfill, Prepare, Reject};
 use tokio::sync::{mpsc, oneshot};
 
-pub use receiver::{ConnectionKind, PacketContext, StreamDelivery, MAX_CLOSED_REMEMBERED, MAX_CONNECTION_HELD};
+pub use receiver::{
+    ConnectionKind, PacketContext, StreamDelivery, MAX_CLOSED_REMEMBERED, MAX_CONNECTION_HELD, MAX_OPEN_STREAMS,
+};
 pub use sender::{pay, PayOutcome, SendError};
 
 use crate::connector::{reject, Source};

@@ -149,6 +149,14 @@ struct Parked {
 /// Without it, a peer could make each of up to a million streams hold its own window.
 pub const MAX_CONNECTION_HELD: usize = 4 * 1024 * 1024;
 
+/// Most streams open at once on one connection (state kept, no StreamClose yet). A packet that
+/// would open one more is a `StreamIdError` (RFC 29 §5.4): the connection is closed, so the
+/// sender starts a new one. Each open stream's state is ~200 bytes plus what it holds (counted
+/// in [`MAX_CONNECTION_HELD`]), so the streams of one connection cost at most ~1 MiB besides
+/// the held bytes. A BTP-NIPs sender opens a stream per REQ or per delivery restart and a
+/// connection is renewed whenever its link comes back, so honest connections stay far below.
+pub const MAX_OPEN_STREAMS: usize = 4096;
+
 /// Most closed stream ids remembered one by one per connection; past it the lowest are
 /// forgotten and every id up to them counts as closed (senders open ids in increasing order,
 /// RFC 29 §3.3).
@@ -466,6 +474,13 @@ impl Receiver {
             let mut state = state_of(&mut touched, d.stream_id);
             state.add_money(d.money);
             touched.insert(d.stream_id, state);
+        }
+        let opened = touched.keys().filter(|id| !self.streams.contains_key(id)).count();
+        if self.streams.len() + opened > MAX_OPEN_STREAMS {
+            return Err(FrameError::Violation(
+                CloseCode::StreamIdError,
+                format!("more than {MAX_OPEN_STREAMS} streams open on one connection; close streams or open a new connection"),
+            ));
         }
         let before: usize = touched.keys().filter_map(|id| self.streams.get(id)).map(RecvStream::held).sum();
         let after: usize = touched.values().map(RecvStream::held).sum();

@@ -41,6 +41,11 @@ impl MessageDecoder {
         self.buf.len()
     }
 
+    /// Bytes of heap the buffer holds (at most twice [`MessageDecoder::pending`] after a push).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Append in-order stream bytes and return the complete messages they finish, in order.
     ///
     /// Errors: a length prefix that is malformed or above [`MAX_MESSAGE_LEN`], or a message
@@ -65,6 +70,13 @@ impl MessageDecoder {
             consumed += header + len;
         }
         self.buf.drain(..consumed);
+        // What stays is only the start of the next message: keep no capacity beyond it, so a
+        // stream at rest holds no buffer (a connection may keep thousands of streams).
+        if self.buf.is_empty() {
+            self.buf = Vec::new();
+        } else if self.buf.capacity() > 2 * self.buf.len() {
+            self.buf.shrink_to_fit();
+        }
         Ok(out)
     }
 }
@@ -108,6 +120,23 @@ mod tests {
             assert_eq!(got, vec![small.to_string(), big.clone()], "split at {split}");
             assert_eq!(d.pending(), 0);
         }
+    }
+
+    /// After a push the decoder keeps at most twice what it still needs: a 30 000-byte packet
+    /// of whole messages leaves no buffer, one ending in a message's first bytes keeps ~those.
+    #[test]
+    fn a_decoder_at_rest_keeps_no_buffer() {
+        let msg = format!(r#"["NOTICE","{}"]"#, "x".repeat(29_000));
+        let wire = encode_message(&msg).unwrap();
+        let mut d = MessageDecoder::new();
+        assert_eq!(d.push(&wire).unwrap().len(), 1);
+        assert_eq!(d.capacity(), 0, "a buffer kept after whole messages");
+        let mut two = wire.clone();
+        two.extend_from_slice(&wire[..10]);
+        assert_eq!(d.push(&two).unwrap().len(), 1);
+        assert_eq!(d.pending(), 10);
+        assert!(d.capacity() <= 20, "kept {} bytes of buffer for 10 pending", d.capacity());
+        assert_eq!(d.push(&wire[10..]).unwrap(), vec![msg]);
     }
 
     #[test]

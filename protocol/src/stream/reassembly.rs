@@ -181,6 +181,14 @@ mod tests {
     use super::*;
     use crate::btpnips::framing::encode_message;
 
+    /// A stream at rest is small (the node's receiver keeps up to 4 096 per connection and
+    /// says each costs ~200 bytes with its map entry).
+    #[test]
+    fn a_stream_state_at_rest_is_small() {
+        let size = std::mem::size_of::<RecvStream>();
+        assert!(size <= 160, "RecvStream is {size} bytes");
+    }
+
     #[test]
     fn reorders_and_skips_retransmissions() {
         let mut wire = encode_message(r#"["EOSE","a"]"#).unwrap();
