@@ -58,6 +58,10 @@ pub enum StorageError {
         value: u64,
     },
 
+    /// A database URL whose scheme is neither `postgres`/`postgresql` nor `sqlite`.
+    #[error("unsupported database URL scheme {0:?}: use postgres://… or sqlite://…")]
+    UnsupportedUrl(String),
+
     /// A stored row could not be turned back into its Rust type (should not happen unless
     /// the database was edited by hand).
     #[error("corrupt stored data: {0}")]

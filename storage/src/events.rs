@@ -14,7 +14,7 @@ pub const MAX_QUERY_EVENTS: usize = 5000;
 
 /// How NIP-01 treats a kind for storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
+pub(crate) enum Class {
     Regular,
     Replaceable,
     Ephemeral,
@@ -22,7 +22,7 @@ enum Class {
 }
 
 impl Class {
-    fn of(kind: u16) -> Class {
+    pub(crate) fn of(kind: u16) -> Class {
         match kind {
             0 | 3 | 10000..=19999 => Class::Replaceable,
             20000..=29999 => Class::Ephemeral,
@@ -33,7 +33,7 @@ impl Class {
 }
 
 /// First value of the first `d` tag, `""` if there is none.
-fn d_tag(event: &Event) -> &str {
+pub(crate) fn d_tag(event: &Event) -> &str {
     event
         .tags
         .iter()
@@ -44,7 +44,7 @@ fn d_tag(event: &Event) -> &str {
 
 /// The (name, value) pairs indexed in `event_tags`: tags whose name is one character and
 /// that have a value (the first value counts, as NIP-01 filters match on it).
-fn indexed_tags(event: &Event) -> BTreeSet<(&str, &str)> {
+pub(crate) fn indexed_tags(event: &Event) -> BTreeSet<(&str, &str)> {
     event
         .tags
         .iter()
@@ -137,13 +137,7 @@ fn filter_query(f: &Filter) -> Option<QueryBuilder<Sqlite>> {
 
 /// [`filter_query`] after `prefix` (`EXPLAIN QUERY PLAN ` in the index tests).
 fn filter_query_after(prefix: &str, f: &Filter) -> Option<QueryBuilder<Sqlite>> {
-    let empty = |l: &Option<Vec<_>>| l.as_ref().is_some_and(Vec::is_empty);
-    if empty(&f.ids)
-        || empty(&f.authors)
-        || f.kinds.as_ref().is_some_and(Vec::is_empty)
-        || f.tags.values().any(Vec::is_empty)
-        || f.limit == Some(0)
-    {
+    if matches_nothing(f) {
         return None;
     }
     let clamp = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
@@ -176,24 +170,54 @@ fn filter_query_after(prefix: &str, f: &Filter) -> Option<QueryBuilder<Sqlite>> 
 /// NIP-01 REQ: union over `filters`, deduplicated, sorted created_at DESC then id ASC,
 /// capped at [`MAX_QUERY_EVENTS`]. Runs in one read transaction (one snapshot).
 pub(crate) async fn query(conn: &mut SqliteConnection, filters: &[Filter]) -> Result<Vec<Event>, StorageError> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
+    let mut union = Union::default();
     for f in filters {
         let Some(mut qb) = filter_query(f) else {
             continue;
         };
         let raws: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
+        union.extend(raws)?;
+    }
+    Ok(union.finish())
+}
+
+/// The union of the filters' results (every backend): deduplicated by id, sorted
+/// created_at DESC then id ASC, capped at [`MAX_QUERY_EVENTS`].
+#[derive(Default)]
+pub(crate) struct Union {
+    seen: HashSet<String>,
+    out: Vec<Event>,
+}
+
+impl Union {
+    /// Add one filter's matches (stored event JSON). Errors: a stored row that does not parse.
+    pub(crate) fn extend(&mut self, raws: Vec<String>) -> Result<(), StorageError> {
         for raw in raws {
             let event: Event =
                 serde_json::from_str(&raw).map_err(|e| StorageError::Corrupt(format!("stored event: {e}")))?;
-            if seen.insert(event.id.clone()) {
-                out.push(event);
+            if self.seen.insert(event.id.clone()) {
+                self.out.push(event);
             }
         }
+        Ok(())
     }
-    out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
-    out.truncate(MAX_QUERY_EVENTS);
-    Ok(out)
+
+    /// The result in NIP-01 order.
+    pub(crate) fn finish(mut self) -> Vec<Event> {
+        self.out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+        self.out.truncate(MAX_QUERY_EVENTS);
+        self.out
+    }
+}
+
+/// Whether filter `f` can match nothing (an empty list in a field, `limit: 0`): no query.
+pub(crate) fn matches_nothing(f: &Filter) -> bool {
+    let empty = |l: &Option<Vec<_>>| l.as_ref().is_some_and(Vec::is_empty);
+    empty(&f.ids)
+        || empty(&f.authors)
+        || f.kinds.as_ref().is_some_and(Vec::is_empty)
+        || f.tags.values().any(Vec::is_empty)
+        || f.limit == Some(0)
 }
 
 #[cfg(test)]

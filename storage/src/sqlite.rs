@@ -1,13 +1,20 @@
-//! Opening a SQLite database: one read-write connection for the writer, a read-only pool.
+//! The SQLite backend (the embedded default): one read-write connection for the writer
+//! (WAL, synchronous=FULL), a read-only pool for the [`Repo`]. Its SQL lives in `events.rs`,
+//! `ledger.rs`, `tables.rs` and `channels.rs`; its migrations in `migrations/`.
 use std::path::Path;
 use std::time::Duration;
 
+use protocol::nostr::{Event, Filter};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::ConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 
-use crate::StorageError;
+use crate::port::{EventStore, LedgerStore, Repo, StateStore, WriteConn};
+use crate::{
+    channels, error, events, ledger, tables, Account, ChannelRecord, LedgerEntry, Op, OpOutcome, PeerRecord,
+    StorageError, SubscriptionRecord,
+};
 
 /// How long a connection waits on a locked database before failing with SQLITE_BUSY.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,6 +53,119 @@ pub(crate) async fn open_readers(path: &Path) -> Result<SqlitePool, StorageError
     let options =
         SqliteConnectOptions::new().filename(path).read_only(true).foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
     Ok(SqlitePoolOptions::new().max_connections(READERS).connect_with(options).await?)
+}
+
+impl WriteConn for SqliteConnection {
+    type Options = SqliteConnectOptions;
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+
+    async fn connect(options: &SqliteConnectOptions) -> Result<Self, sqlx::Error> {
+        options.connect().await
+    }
+
+    async fn control(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        sqlx::query(sql).execute(&mut *self).await.map(|_| ())
+    }
+
+    async fn apply(&mut self, op: &Op) -> Result<OpOutcome, StorageError> {
+        Ok(match op {
+            Op::InsertEvent(e) => OpOutcome::Event(events::insert(self, e).await?),
+            Op::Ledger(entry) => OpOutcome::Ledger(ledger::sqlite::apply(self, entry).await?),
+            Op::UpsertSubscription(s) => {
+                tables::sqlite::upsert_subscription(self, s).await?;
+                OpOutcome::Done
+            }
+            Op::DeleteSubscription { direction, peer, subscription_id } => {
+                tables::sqlite::delete_subscription(self, *direction, peer, subscription_id).await?;
+                OpOutcome::Done
+            }
+            Op::UpsertPeer(p) => {
+                tables::sqlite::upsert_peer(self, p).await?;
+                OpOutcome::Done
+            }
+            Op::UpsertChannel(c) => {
+                channels::sqlite::upsert(self, c).await?;
+                OpOutcome::Done
+            }
+            Op::SetMeta { key, value } => {
+                tables::sqlite::set_meta(self, key, value).await?;
+                OpOutcome::Done
+            }
+        })
+    }
+
+    async fn close(self) -> Result<(), sqlx::Error> {
+        Connection::close(self).await
+    }
+
+    /// SQLITE_TOOBIG 18, SQLITE_CONSTRAINT 19, SQLITE_MISMATCH 20 (primary result codes).
+    fn is_refusal(e: &dyn sqlx::error::DatabaseError) -> bool {
+        let primary = e.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
+        matches!(primary, Some(18..=20))
+    }
+}
+
+/// The SQLite read side: a pool of read-only connections over the node's file.
+#[derive(Debug)]
+pub(crate) struct SqliteRepo {
+    pub(crate) pool: SqlitePool,
+}
+
+#[async_trait::async_trait]
+impl EventStore for SqliteRepo {
+    async fn query_events(&self, filters: &[Filter]) -> Result<Vec<Event>, StorageError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        let events = events::query(&mut tx, filters).await?;
+        tx.commit().await?;
+        Ok(events)
+    }
+
+    async fn event_count(&self) -> Result<u64, StorageError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&self.pool).await?;
+        error::to_u64("count", n)
+    }
+}
+
+#[async_trait::async_trait]
+impl LedgerStore for SqliteRepo {
+    async fn accounts(&self) -> Result<Vec<Account>, StorageError> {
+        ledger::sqlite::accounts(&mut *self.pool.acquire().await?).await
+    }
+
+    async fn account(&self, id: &str) -> Result<Option<Account>, StorageError> {
+        ledger::sqlite::account(&mut *self.pool.acquire().await?, id).await
+    }
+
+    async fn ledger_entries(&self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>, StorageError> {
+        ledger::sqlite::entries(&mut *self.pool.acquire().await?, account, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for SqliteRepo {
+    async fn subscriptions(&self) -> Result<Vec<SubscriptionRecord>, StorageError> {
+        tables::sqlite::subscriptions(&mut *self.pool.acquire().await?).await
+    }
+
+    async fn peers(&self) -> Result<Vec<PeerRecord>, StorageError> {
+        tables::sqlite::peers(&mut *self.pool.acquire().await?).await
+    }
+
+    async fn channels(&self) -> Result<Vec<ChannelRecord>, StorageError> {
+        channels::sqlite::list(&mut *self.pool.acquire().await?).await
+    }
+
+    async fn meta(&self, key: &str) -> Result<Option<String>, StorageError> {
+        tables::sqlite::meta(&mut *self.pool.acquire().await?, key).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Repo for SqliteRepo {
+    async fn close(&self) {
+        self.pool.close().await;
+    }
 }
 
 #[cfg(test)]

@@ -15,15 +15,17 @@
 //! here, so no driver-side transaction state can drift from the database's (sqlx's own
 //! `Transaction` did: after such a rollback its next `begin` became a SAVEPOINT inside a
 //! transaction that never committed, and every later submission was answered `Ok` unwritten).
+//!
+//! The task is generic over the backend's [`WriteConn`] (SQLite, PostgreSQL): the same
+//! batching, savepoints and fault handling on both.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{events, ledger, tables, InsertOutcome, Op, OpOutcome, StorageError};
+use crate::port::WriteConn;
+use crate::{InsertOutcome, Op, OpOutcome, StorageError};
 
 /// Most submissions committed in one transaction.
 pub const MAX_BATCH: usize = 512;
@@ -83,7 +85,7 @@ impl std::fmt::Debug for WriterHandle {
 impl WriterHandle {
     /// Spawn the writer task (on the current tokio runtime) over its own connection; after a
     /// storage fault it reconnects with `options`.
-    pub(crate) fn spawn(conn: SqliteConnection, options: SqliteConnectOptions) -> WriterHandle {
+    pub(crate) fn spawn<C: WriteConn>(conn: C, options: C::Options) -> WriterHandle {
         let (tx, rx) = mpsc::channel(QUEUE);
         let counters = Arc::new(Counters::default());
         let writer = Writer { conn: Some(conn), options, counters: counters.clone(), log: FaultLog::default() };
@@ -133,9 +135,9 @@ impl WriterHandle {
 
 /// The writer task's state: its connection (`None` after a fault, until the next batch
 /// reconnects) and how to make a new one.
-struct Writer {
-    conn: Option<SqliteConnection>,
-    options: SqliteConnectOptions,
+struct Writer<C: WriteConn> {
+    conn: Option<C>,
+    options: C::Options,
     counters: Arc<Counters>,
     log: FaultLog,
 }
@@ -163,7 +165,7 @@ impl FaultLog {
 /// Why a batch did not commit: the transaction as a whole failed.
 struct Fault(String);
 
-impl Writer {
+impl<C: WriteConn> Writer<C> {
     async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         let mut closers = Vec::new();
         while let Some(first) = rx.recv().await {
@@ -203,9 +205,8 @@ impl Writer {
     async fn ensure_connection(&mut self) -> Result<(), Fault> {
         if self.conn.is_none() {
             // The schema was migrated when the database was opened; a reconnect only connects.
-            let conn = sqlx::ConnectOptions::connect(&self.options)
-                .await
-                .map_err(|e| Fault(format!("could not reopen the database: {e}")))?;
+            let conn =
+                C::connect(&self.options).await.map_err(|e| Fault(format!("could not reopen the database: {e}")))?;
             self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
             tracing::info!("storage writer reconnected");
             self.conn = Some(conn);
@@ -240,7 +241,7 @@ impl Writer {
             let result = match (&fault, results.next()) {
                 (None, Some(r)) => r,
                 // A submission the data refused keeps its own error.
-                (Some(_), Some(Err(e))) if !is_fault(&e) => Err(e),
+                (Some(_), Some(Err(e))) if !is_fault::<C>(&e) => Err(e),
                 (reason, _) => Err(StorageError::BatchFailed {
                     reason: reason.clone().unwrap_or_else(|| "no result recorded".into()),
                 }),
@@ -253,7 +254,7 @@ impl Writer {
     /// so the next batch starts on a fresh one with no transaction and no write lock.
     async fn discard_connection(&mut self) {
         let Some(mut conn) = self.conn.take() else { return };
-        let _ = sqlx::query("ROLLBACK").execute(&mut conn).await; // "no transaction is active" is fine
+        let _ = conn.control("ROLLBACK").await; // "no transaction is active" is fine
         if let Err(e) = conn.close().await {
             tracing::debug!(error = %e, "closing the faulted writer connection");
         }
@@ -261,93 +262,62 @@ impl Writer {
 }
 
 /// Whether `e` is a storage fault (the batch cannot commit) rather than the data being refused.
-/// Refusals: our own checks (asset mismatch, overflow, range, JSON) and SQLite's constraint,
-/// type-mismatch and too-big errors, which fail one statement and leave the transaction open.
-fn is_fault(e: &StorageError) -> bool {
+/// Refusals: our own checks (asset mismatch, overflow, range, JSON) and the errors the backend
+/// calls refusals ([`WriteConn::is_refusal`]: constraints, type mismatches, values too big),
+/// which fail one statement and leave the transaction usable.
+fn is_fault<C: WriteConn>(e: &StorageError) -> bool {
     match e {
-        StorageError::Database(sqlx::Error::Database(db)) => {
-            let primary = db.code().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
-            // SQLITE_TOOBIG 18, SQLITE_CONSTRAINT 19, SQLITE_MISMATCH 20.
-            !matches!(primary, Some(18..=20))
-        }
+        StorageError::Database(sqlx::Error::Database(db)) => !C::is_refusal(db.as_ref()),
         StorageError::Database(_) | StorageError::Migrate(_) | StorageError::WriterGone => true,
         StorageError::BatchFailed { .. } => true,
         StorageError::Json(_)
         | StorageError::AssetMismatch { .. }
         | StorageError::BalanceOverflow { .. }
         | StorageError::OutOfRange { .. }
-        | StorageError::Corrupt(_) => false,
+        | StorageError::Corrupt(_)
+        | StorageError::UnsupportedUrl(_) => false,
     }
 }
 
-/// BEGIN IMMEDIATE; per submission SAVEPOINT / apply / RELEASE (or ROLLBACK TO on a refusal);
-/// COMMIT. `Err` means the transaction as a whole did not commit (the caller rolls back).
-async fn apply_batch(
-    conn: &mut SqliteConnection,
+/// BEGIN (SQLite: IMMEDIATE); per submission SAVEPOINT / apply / RELEASE (or ROLLBACK TO on a
+/// refusal); COMMIT. `Err` means the transaction as a whole did not commit (the caller rolls
+/// back).
+async fn apply_batch<C: WriteConn>(
+    conn: &mut C,
     batch: &[Submission],
     results: &mut Vec<Result<Vec<OpOutcome>, StorageError>>,
 ) -> Result<(), Fault> {
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await.map_err(|e| Fault(format!("BEGIN: {e}")))?;
+    conn.control(C::BEGIN).await.map_err(|e| Fault(format!("BEGIN: {e}")))?;
     for sub in batch {
-        sqlx::query("SAVEPOINT submission").execute(&mut *conn).await.map_err(|e| Fault(format!("SAVEPOINT: {e}")))?;
+        conn.control("SAVEPOINT submission").await.map_err(|e| Fault(format!("SAVEPOINT: {e}")))?;
         match apply_ops(conn, &sub.ops).await {
             Ok(outcomes) => {
-                sqlx::query("RELEASE SAVEPOINT submission")
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| Fault(format!("RELEASE: {e}")))?;
+                conn.control("RELEASE SAVEPOINT submission").await.map_err(|e| Fault(format!("RELEASE: {e}")))?;
                 results.push(Ok(outcomes));
             }
-            Err(e) if is_fault(&e) => {
+            Err(e) if is_fault::<C>(&e) => {
                 let reason = e.to_string();
                 results.push(Err(e));
                 return Err(Fault(reason));
             }
             Err(e) => {
                 tracing::debug!(error = %e, "submission refused, rolled back alone");
-                sqlx::query("ROLLBACK TO SAVEPOINT submission")
-                    .execute(&mut *conn)
+                conn.control("ROLLBACK TO SAVEPOINT submission")
                     .await
                     .map_err(|e| Fault(format!("ROLLBACK TO: {e}")))?;
-                sqlx::query("RELEASE SAVEPOINT submission")
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| Fault(format!("RELEASE: {e}")))?;
+                conn.control("RELEASE SAVEPOINT submission").await.map_err(|e| Fault(format!("RELEASE: {e}")))?;
                 results.push(Err(e));
             }
         }
     }
-    sqlx::query("COMMIT").execute(&mut *conn).await.map_err(|e| Fault(format!("COMMIT: {e}")))?;
+    conn.control("COMMIT").await.map_err(|e| Fault(format!("COMMIT: {e}")))?;
     Ok(())
 }
 
-async fn apply_ops(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<OpOutcome>, StorageError> {
+async fn apply_ops<C: WriteConn>(conn: &mut C, ops: &[Op]) -> Result<Vec<OpOutcome>, StorageError> {
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
-        out.push(match op {
-            Op::InsertEvent(e) => OpOutcome::Event(events::insert(conn, e).await?),
-            Op::Ledger(entry) => OpOutcome::Ledger(ledger::apply(conn, entry).await?),
-            Op::UpsertSubscription(s) => {
-                tables::upsert_subscription(conn, s).await?;
-                OpOutcome::Done
-            }
-            Op::DeleteSubscription { direction, peer, subscription_id } => {
-                tables::delete_subscription(conn, *direction, peer, subscription_id).await?;
-                OpOutcome::Done
-            }
-            Op::UpsertPeer(p) => {
-                tables::upsert_peer(conn, p).await?;
-                OpOutcome::Done
-            }
-            Op::UpsertChannel(c) => {
-                crate::channels::upsert(conn, c).await?;
-                OpOutcome::Done
-            }
-            Op::SetMeta { key, value } => {
-                tables::set_meta(conn, key, value).await?;
-                OpOutcome::Done
-            }
-        });
+        out.push(conn.apply(op).await?);
     }
     Ok(out)
 }

@@ -12,8 +12,8 @@ async fn insert_all(s: &Storage, events: Vec<protocol::nostr::Event>) {
 }
 
 /// Ten regular kind-1/kind-7 events from two authors at times 100..=109.
-async fn seeded() -> (tempfile::TempDir, Storage) {
-    let (dir, _, s) = open().await;
+async fn seeded(b: Backend) -> (Db, Storage) {
+    let (dir, s) = open(b).await;
     let mut events = Vec::new();
     for i in 0..10u64 {
         let author = if i % 2 == 0 { pk('a') } else { pk('b') };
@@ -25,43 +25,38 @@ async fn seeded() -> (tempfile::TempDir, Storage) {
     (dir, s)
 }
 
-#[tokio::test]
-async fn match_all_sorted_newest_first() {
-    let (_d, s) = seeded().await;
+async fn match_all_sorted_newest_first(b: Backend) {
+    let (_d, s) = seeded(b).await;
     let all = s.query_events(&[Filter::default()]).await.unwrap();
     assert_eq!(ids(&all), hexes(&[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]));
     assert_eq!(s.event_count().await.unwrap(), 10);
     assert!(s.query_events(&[]).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn by_ids() {
-    let (_d, s) = seeded().await;
+async fn by_ids(b: Backend) {
+    let (_d, s) = seeded(b).await;
     let f = Filter { ids: Some(hexes(&[3, 7, 42])), ..Filter::default() };
     assert_eq!(ids(&s.query_events(&[f]).await.unwrap()), hexes(&[7, 3]));
 }
 
-#[tokio::test]
-async fn by_authors() {
-    let (_d, s) = seeded().await;
+async fn by_authors(b: Backend) {
+    let (_d, s) = seeded(b).await;
     let f = Filter { authors: Some(vec![pk('b')]), ..Filter::default() };
     assert_eq!(ids(&s.query_events(&[f]).await.unwrap()), hexes(&[9, 7, 5, 3, 1]));
     let f = Filter { authors: Some(vec![pk('a'), pk('b')]), ..Filter::default() };
     assert_eq!(s.query_events(&[f]).await.unwrap().len(), 10);
 }
 
-#[tokio::test]
-async fn by_kinds() {
-    let (_d, s) = seeded().await;
+async fn by_kinds(b: Backend) {
+    let (_d, s) = seeded(b).await;
     let f = Filter { kinds: Some(vec![7]), ..Filter::default() };
     assert_eq!(ids(&s.query_events(&[f]).await.unwrap()), hexes(&[9, 8, 7, 6, 5]));
     let f = Filter { kinds: Some(vec![1, 7]), authors: Some(vec![pk('a')]), ..Filter::default() };
     assert_eq!(ids(&s.query_events(&[f]).await.unwrap()), hexes(&[8, 6, 4, 2, 0]));
 }
 
-#[tokio::test]
-async fn by_tags() {
-    let (_d, s) = seeded().await;
+async fn by_tags(b: Backend) {
+    let (_d, s) = seeded(b).await;
     // #e: t0 on 0,3,6,9; t1 on 1,4,7.
     let got = s.query_events(&[tag_filter('e', &["t0"])]).await.unwrap();
     assert_eq!(ids(&got), hexes(&[9, 6, 3, 0]));
@@ -77,9 +72,8 @@ async fn by_tags() {
     assert!(s.query_events(&[tag_filter('E', &["t0"])]).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn tags_match_first_value_only_and_multi_letter_ignored() {
-    let (_d, _, s) = open().await;
+async fn tags_match_first_value_only_and_multi_letter_ignored(b: Backend) {
+    let (_d, s) = open(b).await;
     let e = ev(1, &pk('a'), 10, 1, &[&["t", "nostr", "other"], &["title", "x"], &["T", "Up"]]);
     insert_all(&s, vec![e]).await;
     assert_eq!(s.query_events(&[tag_filter('t', &["nostr"])]).await.unwrap().len(), 1);
@@ -87,9 +81,8 @@ async fn tags_match_first_value_only_and_multi_letter_ignored() {
     assert_eq!(s.query_events(&[tag_filter('T', &["Up"])]).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn since_until_inclusive() {
-    let (_d, s) = seeded().await;
+async fn since_until_inclusive(b: Backend) {
+    let (_d, s) = seeded(b).await;
     let f = Filter { since: Some(103), until: Some(105), ..Filter::default() };
     assert_eq!(ids(&s.query_events(&[f]).await.unwrap()), hexes(&[5, 4, 3]));
     let f = Filter { since: Some(109), ..Filter::default() };
@@ -102,9 +95,8 @@ async fn since_until_inclusive() {
     assert!(s.query_events(&[f]).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn limit_keeps_newest_per_filter() {
-    let (_d, s) = seeded().await;
+async fn limit_keeps_newest_per_filter(b: Backend) {
+    let (_d, s) = seeded(b).await;
     let f = Filter { limit: Some(3), ..Filter::default() };
     assert_eq!(ids(&s.query_events(&[f]).await.unwrap()), hexes(&[9, 8, 7]));
     let f = Filter { limit: Some(2), authors: Some(vec![pk('a')]), ..Filter::default() };
@@ -117,17 +109,15 @@ async fn limit_keeps_newest_per_filter() {
     assert_eq!(ids(&s.query_events(&[a, b]).await.unwrap()), hexes(&[9, 8, 4]));
 }
 
-#[tokio::test]
-async fn union_dedups_and_sorts() {
-    let (_d, s) = seeded().await;
+async fn union_dedups_and_sorts(b: Backend) {
+    let (_d, s) = seeded(b).await;
     let a = Filter { ids: Some(hexes(&[1, 2, 3])), ..Filter::default() };
     let b = Filter { ids: Some(hexes(&[3, 4])), ..Filter::default() };
     assert_eq!(ids(&s.query_events(&[a, b]).await.unwrap()), hexes(&[4, 3, 2, 1]));
 }
 
-#[tokio::test]
-async fn equal_created_at_orders_by_id_and_limit_takes_lowest_ids() {
-    let (_d, _, s) = open().await;
+async fn equal_created_at_orders_by_id_and_limit_takes_lowest_ids(b: Backend) {
+    let (_d, s) = open(b).await;
     insert_all(
         &s,
         vec![
@@ -144,9 +134,8 @@ async fn equal_created_at_orders_by_id_and_limit_takes_lowest_ids() {
     assert_eq!(ids(&s.query_events(&[f]).await.unwrap()), hexes(&[3, 4]));
 }
 
-#[tokio::test]
-async fn empty_lists_match_nothing() {
-    let (_d, s) = seeded().await;
+async fn empty_lists_match_nothing(b: Backend) {
+    let (_d, s) = seeded(b).await;
     let empties = [
         Filter { ids: Some(vec![]), ..Filter::default() },
         Filter { authors: Some(vec![]), ..Filter::default() },
@@ -162,17 +151,15 @@ async fn empty_lists_match_nothing() {
     assert_eq!(ids(&s.query_events(&[f, g]).await.unwrap()), hexes(&[2]));
 }
 
-#[tokio::test]
-async fn stored_event_round_trips_exactly() {
-    let (_d, _, s) = open().await;
+async fn stored_event_round_trips_exactly(b: Backend) {
+    let (_d, s) = open(b).await;
     let e = ev(1, &pk('a'), 10, 1, &[&["e", "x", "wss://r"], &["client", "y"]]);
     insert_all(&s, vec![e.clone()]).await;
     assert_eq!(s.query_events(&[Filter::default()]).await.unwrap(), vec![e]);
 }
 
-#[tokio::test]
-async fn duplicate_id() {
-    let (_d, _, s) = open().await;
+async fn duplicate_id(b: Backend) {
+    let (_d, s) = open(b).await;
     let e = ev(1, &pk('a'), 10, 1, &[]);
     assert_eq!(s.writer().insert_event(e.clone()).await.unwrap(), InsertOutcome::Stored);
     assert_eq!(s.writer().insert_event(e.clone()).await.unwrap(), InsertOutcome::Duplicate);
@@ -183,9 +170,8 @@ async fn duplicate_id() {
     assert_eq!(s.event_count().await.unwrap(), 2);
 }
 
-#[tokio::test]
-async fn ephemeral_not_stored() {
-    let (_d, _, s) = open().await;
+async fn ephemeral_not_stored(b: Backend) {
+    let (_d, s) = open(b).await;
     for (n, kind) in [(1, 20000u16), (2, 25000), (3, 29999)] {
         let e = ev(n, &pk('a'), 10, kind, &[]);
         assert_eq!(s.writer().insert_event(e).await.unwrap(), InsertOutcome::Ephemeral);
@@ -193,9 +179,8 @@ async fn ephemeral_not_stored() {
     assert_eq!(s.event_count().await.unwrap(), 0);
 }
 
-#[tokio::test]
-async fn replaceable_keeps_newest() {
-    let (_d, _, s) = open().await;
+async fn replaceable_keeps_newest(b: Backend) {
+    let (_d, s) = open(b).await;
     let w = s.writer();
     for kind in [0u16, 3, 10000, 19999] {
         let base = u64::from(kind) * 100;
@@ -220,9 +205,8 @@ async fn replaceable_keeps_newest() {
     assert_eq!(s.query_events(&[f]).await.unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn replaceable_tie_lowest_id_wins() {
-    let (_d, _, s) = open().await;
+async fn replaceable_tie_lowest_id_wins(b: Backend) {
+    let (_d, s) = open(b).await;
     let w = s.writer();
     assert_eq!(w.insert_event(ev(50, &pk('a'), 10, 0, &[])).await.unwrap(), InsertOutcome::Stored);
     // Same created_at, higher id: loses.
@@ -233,9 +217,8 @@ async fn replaceable_tie_lowest_id_wins() {
     assert_eq!(ids(&all), hexes(&[40]));
 }
 
-#[tokio::test]
-async fn addressable_keyed_by_d_tag() {
-    let (_d, _, s) = open().await;
+async fn addressable_keyed_by_d_tag(b: Backend) {
+    let (_d, s) = open(b).await;
     let w = s.writer();
     let k = 30023;
     assert_eq!(w.insert_event(ev(1, &pk('a'), 10, k, &[&["d", "post"]])).await.unwrap(), InsertOutcome::Stored);
@@ -260,10 +243,30 @@ async fn addressable_keyed_by_d_tag() {
     assert_eq!(ids(&s.query_events(&[tag_filter('d', &["post"])]).await.unwrap()), hexes(&[5, 8, 9]));
 }
 
-#[tokio::test]
-async fn created_at_beyond_i64_is_rejected() {
-    let (_d, _, s) = open().await;
+async fn created_at_beyond_i64_is_rejected(b: Backend) {
+    let (_d, s) = open(b).await;
     let err = s.writer().insert_event(ev(1, &pk('a'), u64::MAX, 1, &[])).await.unwrap_err();
     assert!(matches!(err, StorageError::OutOfRange { field: "created_at", .. }), "{err}");
     assert_eq!(s.event_count().await.unwrap(), 0);
 }
+
+contract!(
+    match_all_sorted_newest_first,
+    by_ids,
+    by_authors,
+    by_kinds,
+    by_tags,
+    tags_match_first_value_only_and_multi_letter_ignored,
+    since_until_inclusive,
+    limit_keeps_newest_per_filter,
+    union_dedups_and_sorts,
+    equal_created_at_orders_by_id_and_limit_takes_lowest_ids,
+    empty_lists_match_nothing,
+    stored_event_round_trips_exactly,
+    duplicate_id,
+    ephemeral_not_stored,
+    replaceable_keeps_newest,
+    replaceable_tie_lowest_id_wins,
+    addressable_keyed_by_d_tag,
+    created_at_beyond_i64_is_rejected,
+);

@@ -30,9 +30,8 @@ async fn ledger(s: &Storage, e: LedgerEntry) -> Result<LedgerOutcome, StorageErr
     }
 }
 
-#[tokio::test]
-async fn ledger_is_idempotent_and_durable() {
-    let (_d, path, s) = open().await;
+async fn ledger_is_idempotent_and_durable(b: Backend) {
+    let (db, s) = open(b).await;
     assert!(s.account("peer1").await.unwrap().is_none());
     assert_eq!(ledger(&s, entry("peer1", 100, "a", 10)).await.unwrap(), LedgerOutcome::Applied { balance: 100 });
     assert_eq!(ledger(&s, entry("peer1", 100, "a", 11)).await.unwrap(), LedgerOutcome::Duplicate { balance: 100 });
@@ -55,7 +54,7 @@ async fn ledger_is_idempotent_and_durable() {
     );
 
     drop(s);
-    let s = Storage::open_sqlite(&path).await.unwrap();
+    let s = db.reopen().await;
     let a = s.account("peer1").await.unwrap().unwrap();
     assert_eq!(
         a,
@@ -75,9 +74,8 @@ async fn ledger_is_idempotent_and_durable() {
     assert!(s.ledger_entries("nobody", 10).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn ledger_rejects_asset_mismatch_and_overflow() {
-    let (_d, _, s) = open().await;
+async fn ledger_rejects_asset_mismatch_and_overflow(b: Backend) {
+    let (_d, s) = open(b).await;
     ledger(&s, entry("p", i64::MAX, "a", 1)).await.unwrap();
     let err = ledger(&s, entry("p", 1, "b", 1)).await.unwrap_err();
     assert!(matches!(err, StorageError::BalanceOverflow { .. }), "{err}");
@@ -119,9 +117,8 @@ fn sub(direction: Direction, peer: &str, id: &str) -> SubscriptionRecord {
     }
 }
 
-#[tokio::test]
-async fn subscriptions_round_trip() {
-    let (_d, path, s) = open().await;
+async fn subscriptions_round_trip(b: Backend) {
+    let (db, s) = open(b).await;
     let a = sub(Direction::Outbound, "p1", "s1");
     let b = sub(Direction::Inbound, "p1", "s1");
     let c = sub(Direction::Inbound, "p0", "s9");
@@ -151,16 +148,15 @@ async fn subscriptions_round_trip() {
     s.writer().submit(vec![del]).await.unwrap(); // deleting twice is fine
 
     drop(s);
-    let s = Storage::open_sqlite(&path).await.unwrap();
+    let s = db.reopen().await;
     assert_eq!(s.subscriptions().await.unwrap(), vec![c, b2]);
     let big = SubscriptionRecord { amount_paid: u64::MAX, ..a };
     let err = s.writer().submit(vec![Op::UpsertSubscription(big)]).await.unwrap_err();
     assert!(matches!(err, StorageError::OutOfRange { field: "amount_paid", .. }), "{err}");
 }
 
-#[tokio::test]
-async fn peers_round_trip() {
-    let (_d, _, s) = open().await;
+async fn peers_round_trip(b: Backend) {
+    let (_d, s) = open(b).await;
     let p1 = PeerRecord {
         account_id: "p1".into(),
         pubkey: pk('1'),
@@ -179,17 +175,16 @@ async fn peers_round_trip() {
     assert_eq!(s.peers().await.unwrap(), vec![p0, p1b]);
 }
 
-#[tokio::test]
-async fn meta_set_and_overwrite() {
-    let (_d, _, s) = open().await;
+async fn meta_set_and_overwrite(b: Backend) {
+    let (_d, s) = open(b).await;
     assert_eq!(s.meta("k").await.unwrap(), None);
     s.writer().submit(vec![Op::SetMeta { key: "k".into(), value: "1".into() }]).await.unwrap();
     s.writer().submit(vec![Op::SetMeta { key: "k".into(), value: "2".into() }]).await.unwrap();
     assert_eq!(s.meta("k").await.unwrap().as_deref(), Some("2"));
 }
 
-#[tokio::test]
-async fn records_serialize_for_status_json() {
+#[test]
+fn records_serialize_for_status_json() {
     let v = serde_json::to_value(sub(Direction::Inbound, "p", "s")).unwrap();
     assert_eq!(v["direction"], "inbound");
     assert_eq!(v["status"], "active");
@@ -203,9 +198,8 @@ async fn records_serialize_for_status_json() {
 
 /// Statuses are stored as their text; text this build does not know (an older database) reads
 /// back as `Other` and is kept.
-#[tokio::test]
-async fn subscription_statuses_round_trip_through_the_database() {
-    let (_d, path, s) = open().await;
+async fn subscription_statuses_round_trip_through_the_database(b: Backend) {
+    let (db, s) = open(b).await;
     let statuses = [
         SubscriptionStatus::Resuming(Some("no route to the publisher".into())),
         SubscriptionStatus::Closed(CloseReason::Peer("F99 rate-limited: slow down".into())),
@@ -223,14 +217,13 @@ async fn subscription_statuses_round_trip_through_the_database() {
         .collect();
     s.writer().submit(ops).await.unwrap();
     drop(s);
-    let s = Storage::open_sqlite(&path).await.unwrap();
+    let s = db.reopen().await;
     let read: Vec<SubscriptionStatus> = s.subscriptions().await.unwrap().into_iter().map(|r| r.status).collect();
     assert_eq!(read, statuses);
 }
 
-#[tokio::test]
-async fn channels_round_trip_and_never_roll_back() {
-    let (_d, path, s) = open().await;
+async fn channels_round_trip_and_never_roll_back(b: Backend) {
+    let (db, s) = open(b).await;
     let c = storage::ChannelRecord {
         peer: "p1".into(),
         direction: Direction::Inbound,
@@ -253,6 +246,16 @@ async fn channels_round_trip_and_never_roll_back() {
     stale.claimed = "1".into();
     s.writer().submit(vec![Op::UpsertChannel(stale)]).await.unwrap();
     drop(s);
-    let s = Storage::open_sqlite(&path).await.unwrap();
+    let s = db.reopen().await;
     assert_eq!(s.channels().await.unwrap(), vec![c]);
 }
+
+contract!(
+    ledger_is_idempotent_and_durable,
+    ledger_rejects_asset_mismatch_and_overflow,
+    subscriptions_round_trip,
+    peers_round_trip,
+    meta_set_and_overwrite,
+    subscription_statuses_round_trip_through_the_database,
+    channels_round_trip_and_never_roll_back,
+);

@@ -3,12 +3,11 @@ mod common;
 
 use common::*;
 use protocol::nostr::Filter;
-use storage::{InsertOutcome, Op, Storage, StorageError};
+use storage::{InsertOutcome, Op, StorageError};
 use tokio::task::JoinSet;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_hundred_concurrent_inserts_group_commit_and_survive_reopen() {
-    let (_dir, path, s) = open().await;
+async fn two_hundred_concurrent_inserts_group_commit_and_survive_reopen(b: Backend) {
+    let (db, s) = open(b).await;
     let mut tasks = JoinSet::new();
     for i in 0..200u64 {
         let w = s.writer().clone();
@@ -26,16 +25,15 @@ async fn two_hundred_concurrent_inserts_group_commit_and_survive_reopen() {
     assert!(stats.batches < stats.submissions, "no group commit: {stats:?}");
 
     drop(s);
-    let s = Storage::open_sqlite(&path).await.unwrap();
+    let s = db.reopen().await;
     assert_eq!(s.event_count().await.unwrap(), 200);
     let all = s.query_events(&[tag_filter('t', &["load"])]).await.unwrap();
     assert_eq!(all.len(), 200);
     assert_eq!(all[0].id, hex(199));
 }
 
-#[tokio::test]
-async fn submit_returns_one_outcome_per_op_in_order() {
-    let (_d, _, s) = open().await;
+async fn submit_returns_one_outcome_per_op_in_order(b: Backend) {
+    let (_d, s) = open(b).await;
     let out = s
         .writer()
         .submit(vec![
@@ -54,9 +52,8 @@ async fn submit_returns_one_outcome_per_op_in_order() {
     assert!(s.writer().submit(vec![]).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn failing_submission_is_atomic_and_others_commit() {
-    let (_d, _, s) = open().await;
+async fn failing_submission_is_atomic_and_others_commit(b: Backend) {
+    let (_d, s) = open(b).await;
     let w = s.writer();
     let entry = |account: &str, code: &str, reference: &str| storage::LedgerEntry {
         account: account.into(),
@@ -96,9 +93,8 @@ async fn failing_submission_is_atomic_and_others_commit() {
     assert!(s.query_events(&[f]).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn close_finishes_queued_writes_then_refuses() {
-    let (_d, path, s) = open().await;
+async fn close_finishes_queued_writes_then_refuses(b: Backend) {
+    let (db, s) = open(b).await;
     let w = s.writer().clone();
     let pending = tokio::spawn({
         let w = w.clone();
@@ -110,6 +106,13 @@ async fn close_finishes_queued_writes_then_refuses() {
     let committed = matches!(pending.await.unwrap(), Ok(InsertOutcome::Stored));
     let err = w.insert_event(ev(2, &pk('a'), 1, 1, &[])).await.unwrap_err();
     assert!(matches!(err, StorageError::WriterGone), "{err}");
-    let s = Storage::open_sqlite(&path).await.unwrap();
+    let s = db.reopen().await;
     assert_eq!(s.event_count().await.unwrap(), u64::from(committed));
 }
+
+contract!(
+    two_hundred_concurrent_inserts_group_commit_and_survive_reopen,
+    submit_returns_one_outcome_per_op_in_order,
+    failing_submission_is_atomic_and_others_commit,
+    close_finishes_queued_writes_then_refuses,
+);

@@ -41,7 +41,7 @@ fn submission(ops: Vec<Op>) -> (Submission, Answer) {
     (Submission { ops, reply }, answer)
 }
 
-async fn writer(options: SqliteConnectOptions) -> Writer {
+async fn writer(options: SqliteConnectOptions) -> Writer<sqlx::sqlite::SqliteConnection> {
     let conn = crate::sqlite::open_writer_with(&options).await.unwrap();
     Writer { conn: Some(conn), options, counters: Arc::default(), log: FaultLog::default() }
 }

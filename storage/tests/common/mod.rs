@@ -1,14 +1,116 @@
-//! Shared helpers: a fresh database file in a tempdir and fabricated events.
+//! Shared helpers: a fresh database on either backend and fabricated events.
+//!
+//! The suites are contracts: every test is an `async fn(Backend)` and [`contract!`] runs it
+//! once on a SQLite file in a tempdir and once on PostgreSQL, in a schema of its own in the
+//! database `BTPNIPS_TEST_PG` names (default `postgres://postgres@127.0.0.1:5432/test`, trust
+//! auth), dropped when the test ends, so runs never collide.
 #![allow(dead_code)]
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use protocol::nostr::{Event, Filter};
+use sqlx::Connection;
 use storage::Storage;
 
-/// A database in its own tempdir (kept alive by the returned guard).
-pub async fn open() -> (tempfile::TempDir, std::path::PathBuf, Storage) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("node.sqlite");
-    let storage = Storage::open_sqlite(&path).await.unwrap();
-    (dir, path, storage)
+/// Which backend a contract test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a tempdir.
+    Sqlite,
+    /// A fresh schema in the test PostgreSQL database.
+    Postgres,
+}
+
+/// The PostgreSQL server and database the tests use.
+pub fn pg_base_url() -> String {
+    std::env::var("BTPNIPS_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// Where a test's database lives; dropping it removes the database.
+pub enum Db {
+    /// The tempdir holding `path`.
+    Sqlite(tempfile::TempDir, std::path::PathBuf),
+    /// The schema and the URL that selects it.
+    Postgres { schema: String, url: String },
+}
+
+impl Db {
+    /// Open the same database again (after closing the first [`Storage`]).
+    pub async fn reopen(&self) -> Storage {
+        match self {
+            Db::Sqlite(_, path) => Storage::open_sqlite(path).await.unwrap(),
+            Db::Postgres { url, .. } => Storage::open_postgres(url).await.unwrap(),
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let Db::Postgres { schema, .. } = self else { return };
+        let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+        // Drop runs inside the test's runtime: do the async work on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&pg_base_url()).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
+                    let _ = admin.close().await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+/// A fresh database on `backend` (kept until the returned [`Db`] drops) and its storage.
+pub async fn open(backend: Backend) -> (Db, Storage) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("node.sqlite");
+            let storage = Storage::open_sqlite(&path).await.unwrap();
+            (Db::Sqlite(dir, path), storage)
+        }
+        Backend::Postgres => {
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+            let schema =
+                format!("t_{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), nanos % 1_000_000_000);
+            let base = pg_base_url();
+            let mut admin = sqlx::PgConnection::connect(&base)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {base} (BTPNIPS_TEST_PG): {e}; scripts/test.sh starts it"));
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
+            admin.close().await.unwrap();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+            let storage = Storage::open_postgres(&url).await.unwrap();
+            (Db::Postgres { schema, url }, storage)
+        }
+    }
+}
+
+/// Run each named `async fn(Backend)` of this file as two tests, `sqlite::name` and
+/// `postgres::name`.
+#[macro_export]
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
 }
 
 /// A distinct 64-hex id for `n`.
