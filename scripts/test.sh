@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs, then runs
-#   1. every Rust test in the workspace (unit, property, peer-protocol; real SQLite files),
+#   1. every Rust test in the workspace (unit, property, peer-protocol; real SQLite files; the
+#      storage contract suite on SQLite and on a real PostgreSQL, which scripts/postgres.sh
+#      starts or installs),
 #   2. the whole-system tests: real `btpnips` processes driven by nostr-tools (npm, pinned),
 #   3. the interop tests against the Interledger JS reference stack (npm, pinned),
 #   4. a few seconds of coverage-guided fuzzing per protocol parser (scripts/fuzz.sh),
@@ -32,6 +34,9 @@ say "channel contract: pinned solc-js artifact check, forge suite, anvil smoke (
 ./contracts/scripts/test.sh
 export ANVIL_BIN="$PWD/contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 
+say "PostgreSQL for the storage contract suite (scripts/postgres.sh)"
+./scripts/postgres.sh
+
 say "Rust tests (cargo nextest)"
 cargo nextest run --locked --workspace --no-fail-fast
 
@@ -48,5 +53,9 @@ say "installing the pinned npm packages (nostr-tools; the Interledger JS referen
 say "system and interop tests (real btpnips processes, nostr-tools, anvil, ilp-protocol-stream, ilp-connector, js-libp2p)"
 BTPNIPS_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/btpnips" \
   node --test --test-concurrency=1 tests/system/ tests/interop/
+
+say "the two-node and burst system tests again, every node on PostgreSQL (a schema each)"
+BTPNIPS_TEST_DATABASE=postgres BTPNIPS_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/btpnips" \
+  node --test --test-concurrency=1 tests/system/two_nodes.test.mjs tests/system/burst.test.mjs
 
 say "all suites passed in $((SECONDS - started)) s"

@@ -224,6 +224,12 @@ pub struct Config {
     /// Unset and no variable: a new key is stored unencrypted (with a warning) and an
     /// encrypted one is asked for on the terminal.
     pub key_passphrase_file: Option<PathBuf>,
+    /// Where events, the ledger and the node's state live: unset for the SQLite file
+    /// `btpnips.db` in the data dir (embedded, nothing to set up); `postgres://user@host/db`
+    /// for PostgreSQL (larger nodes; the database must exist, the schema is migrated at start;
+    /// `?options=-c%20search_path%3D<schema>` for a schema of its own); `sqlite://<path>` for
+    /// a SQLite file elsewhere.
+    pub database_url: Option<String>,
     /// NIP-01 relay endpoint (WebSocket + NIP-11). Loopback by default: it is the owner's.
     pub relay_listen: SocketAddr,
     /// Operator JSON API (`/api/status`), behind a bearer token.
@@ -277,6 +283,7 @@ impl Default for Config {
         Self {
             data_dir: default_data_dir(),
             key_passphrase_file: None,
+            database_url: None,
             relay_listen: "127.0.0.1:7777".parse().expect("valid"),
             api_listen: "127.0.0.1:7780".parse().expect("valid"),
             peer_listen: "127.0.0.1:7790".parse().expect("valid"),

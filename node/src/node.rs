@@ -108,7 +108,9 @@ impl Node {
             Some(a) => a.parse().map_err(|e| anyhow::anyhow!("ilp_address {a:?}: {e}"))?,
             None => format!("test.btpnips.{}", &key.pubkey_hex[..16]).parse().map_err(|e| anyhow::anyhow!("{e}"))?,
         };
-        let storage = Storage::open_sqlite(&config.data_dir.join(DB_FILE)).await.context("opening database")?;
+        let storage = Storage::open(config.database_url.as_deref(), &config.data_dir.join(DB_FILE))
+            .await
+            .context("opening database")?;
         let settlement = if config.settlement.enabled {
             Some(crate::settlement::Engine::new(&config.settlement, config.asset_scale, &key.secret)?)
         } else {

@@ -110,6 +110,37 @@ async fn close_finishes_queued_writes_then_refuses(b: Backend) {
     assert_eq!(s.event_count().await.unwrap(), u64::from(committed));
 }
 
+/// PostgreSQL: the server ends the writer's and the readers' sessions (a restart, a cut). The
+/// submission that meets the dead connection fails, nothing of it is stored; the writer opens
+/// a new one and the next submissions are stored and acked again; what was acked is all there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sessions_killed_under_the_writer_fail_one_batch_and_the_writer_recovers() {
+    let (db, s) = open(Backend::Postgres).await;
+    let mut acked = Vec::new();
+    for i in 0..5u64 {
+        assert_eq!(s.writer().insert_event(ev(i, &pk('a'), 100 + i, 1, &[])).await.unwrap(), InsertOutcome::Stored);
+        acked.push(hex(i));
+    }
+    assert!(kill_sessions(&db).await >= 1, "no session of this storage found");
+    let mut failed = 0;
+    for i in 5..20u64 {
+        match s.writer().insert_event(ev(i, &pk('a'), 100 + i, 1, &[])).await {
+            Ok(InsertOutcome::Stored) => acked.push(hex(i)),
+            Ok(other) => panic!("event {i}: {other:?}"),
+            Err(StorageError::BatchFailed { .. }) => failed += 1,
+            Err(e) => panic!("event {i}: unexpected {e}"),
+        }
+    }
+    assert!(failed >= 1, "no submission met the dead connection");
+    assert!(acked.len() >= 15, "the writer did not recover: {} acked", acked.len());
+    let stored = ids(&s.query_events(&[Filter::default()]).await.unwrap());
+    let mut want = acked.clone();
+    want.sort_by(|a, b| b.cmp(a));
+    assert_eq!(stored, want, "acked and stored differ");
+    assert!(s.writer().stats().reconnects >= 1);
+    s.close().await;
+}
+
 contract!(
     two_hundred_concurrent_inserts_group_commit_and_survive_reopen,
     submit_returns_one_outcome_per_op_in_order,

@@ -82,11 +82,28 @@ pub async fn open(backend: Backend) -> (Db, Storage) {
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
             admin.close().await.unwrap();
             let sep = if base.contains('?') { '&' } else { '?' };
-            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+            // The application name lets a test find this storage's sessions (and only those).
+            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}&application_name={schema}");
             let storage = Storage::open_postgres(&url).await.unwrap();
             (Db::Postgres { schema, url }, storage)
         }
     }
+}
+
+/// PostgreSQL only: end every server session of the storage in `db` (writer and readers), as
+/// a server restart or a network cut would. Returns how many were ended.
+pub async fn kill_sessions(db: &Db) -> i64 {
+    let Db::Postgres { schema, .. } = db else { panic!("kill_sessions is for PostgreSQL") };
+    let mut admin = sqlx::PgConnection::connect(&pg_base_url()).await.unwrap();
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) t",
+    )
+    .bind(schema)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    admin.close().await.unwrap();
+    n
 }
 
 /// Run each named `async fn(Backend)` of this file as two tests, `sqlite::name` and

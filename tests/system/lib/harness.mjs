@@ -1,6 +1,6 @@
 // Test harness: real `btpnips` processes in temp data dirs, plus helpers to read their
 // status the way an operator would (HTTP API with the bearer token, and the CLI).
-import { spawn, execFile } from 'node:child_process'
+import { spawn, execFile, execFileSync } from 'node:child_process'
 import net from 'node:net'
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -29,7 +29,20 @@ export async function eventually (fn, { timeoutMs = 20000, intervalMs = 100, wha
   }
 }
 
-/** A btpnips node in its own data dir. `secretHex` makes the owner's key the node key. */
+/** The PostgreSQL database the tests use (`scripts/postgres.sh` makes sure it is up). */
+export const PG_BASE = process.env.BTPNIPS_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test'
+let schemas = 0
+
+/** Run one SQL statement on the test PostgreSQL database with psql. */
+function psql (sql) {
+  execFileSync('psql', [PG_BASE, '-qAtc', sql], { stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+/**
+ * A btpnips node in its own data dir. `secretHex` makes the owner's key the node key. With
+ * `BTPNIPS_TEST_DATABASE=postgres` in the environment, a node with no `database_url` of its
+ * own keeps its state in PostgreSQL, in a fresh schema dropped by `cleanup()`.
+ */
 export class NodeProcess {
   constructor (name, { secretHex, config = {}, env = {}, dataDir } = {}) {
     this.name = name
@@ -43,6 +56,12 @@ export class NodeProcess {
       upstream_eose_timeout_secs: 10,
       ...config,
       p2p: { listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], ...config.p2p }
+    }
+    if (process.env.BTPNIPS_TEST_DATABASE === 'postgres' && !this.config.database_url) {
+      this.schema = `sys_${process.pid}_${schemas++}_${name.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`
+      psql(`CREATE SCHEMA ${this.schema}`)
+      const sep = PG_BASE.includes('?') ? '&' : '?'
+      this.config.database_url = `${PG_BASE}${sep}options=-c%20search_path%3D${this.schema}`
     }
     this.log = []
   }
@@ -103,7 +122,11 @@ export class NodeProcess {
 
   logs () { return this.log.join('') }
 
-  cleanup () { if (!process.env.KEEP_DATA) rmSync(this.dataDir, { recursive: true, force: true }) }
+  cleanup () {
+    if (process.env.KEEP_DATA) return
+    rmSync(this.dataDir, { recursive: true, force: true })
+    if (this.schema) psql(`DROP SCHEMA IF EXISTS ${this.schema} CASCADE`)
+  }
 }
 
 /**
