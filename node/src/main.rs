@@ -39,6 +39,11 @@ enum Command {
         #[arg(long)]
         peer: String,
     },
+    /// The node's database: move it between backends, compare, back up.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     /// Pay a plain Interledger receiver (SPSP, RFC 9) through the running node.
     Pay {
         /// SPSP endpoint URL, e.g. http://127.0.0.1:8080/.well-known/pay
@@ -50,6 +55,35 @@ enum Command {
         /// Data to send along (UTF-8).
         #[arg(long, default_value = "")]
         data: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Write the configured database's whole state as JSON Lines (events, ledger journal,
+    /// subscriptions, peers, channels, settings) to --out or stdout. Stop the node first (or
+    /// export a `db backup` copy): the export is read in pages, not in one snapshot.
+    Export {
+        /// File to write (created; must not exist). Default: stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Load an export into the configured database (`database_url`, or the data dir's SQLite
+    /// file), which must be empty. To move SQLite → PostgreSQL: `db export --out state.jsonl`,
+    /// then `BTPNIPS_DATABASE_URL=postgres://… btpnips db import state.jsonl`, then set
+    /// `database_url` in btpnips.toml.
+    Import {
+        /// The export file.
+        file: PathBuf,
+    },
+    /// Print counts, every account's balance (asset units) and every channel's state as JSON,
+    /// to compare two databases (before and after a move).
+    Summary,
+    /// A consistent copy of the data dir's SQLite database, taken while the node runs
+    /// (`VACUUM INTO`). For PostgreSQL use `pg_dump --format=custom <database_url>`.
+    Backup {
+        /// The new file (must not exist).
+        dest: PathBuf,
     },
 }
 
@@ -136,6 +170,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&json)?);
             Ok(())
         }
+        Command::Db { command } => db(&config, command).await,
         Command::Pay { spsp, amount, data } => {
             let body = serde_json::json!({ "spsp": spsp, "amount": amount, "data": data });
             let json = btpnips::api::call(&config, "POST", "/api/pay", Some(body)).await?;
@@ -143,4 +178,63 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `btpnips db …`: open the configured database directly (not through a running node).
+async fn db(config: &Config, command: DbCommand) -> anyhow::Result<()> {
+    use std::io::Write;
+    let sqlite = config.data_dir.join(btpnips::node::DB_FILE);
+    if let DbCommand::Backup { dest } = &command {
+        anyhow::ensure!(
+            config.database_url.as_deref().is_none_or(|u| u.starts_with("sqlite://")),
+            "db backup copies SQLite files; for PostgreSQL run: pg_dump --format=custom <database_url>"
+        );
+        let source = match config.database_url.as_deref() {
+            Some(url) => PathBuf::from(url.trim_start_matches("sqlite://")),
+            None => sqlite,
+        };
+        storage::Storage::backup_sqlite(&source, dest).await.context("backup")?;
+        eprintln!("copied {} to {}", source.display(), dest.display());
+        return Ok(());
+    }
+    if config.database_url.is_none() {
+        btpnips::data_dir::prepare(&config.data_dir, btpnips::node::DB_FILE)?;
+    }
+    let store = storage::Storage::open(config.database_url.as_deref(), &sqlite).await.context("opening database")?;
+    let result = match command {
+        DbCommand::Export { out } => {
+            let counts = match out {
+                Some(path) => {
+                    let file = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    let mut w = std::io::BufWriter::new(file);
+                    store.export(&mut w).await?
+                }
+                None => {
+                    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+                    let counts = store.export(&mut w).await?;
+                    w.flush()?;
+                    counts
+                }
+            };
+            eprintln!("exported {}", serde_json::to_string(&counts)?);
+            Ok(())
+        }
+        DbCommand::Import { file } => {
+            let f = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+            let counts = store.import(std::io::BufReader::new(f)).await?;
+            println!("{}", serde_json::to_string_pretty(&counts)?);
+            Ok(())
+        }
+        DbCommand::Summary => {
+            println!("{}", serde_json::to_string_pretty(&store.summary().await?)?);
+            Ok(())
+        }
+        DbCommand::Backup { .. } => unreachable!("handled above"),
+    };
+    store.close().await;
+    result
 }

@@ -62,6 +62,10 @@ pub enum StorageError {
     #[error("unsupported database URL scheme {0:?}: use postgres://… or sqlite://…")]
     UnsupportedUrl(String),
 
+    /// `db export` / `db import` / `db backup`: a bad line, a non-empty target, an I/O error.
+    #[error("transfer: {0}")]
+    Transfer(String),
+
     /// A stored row could not be turned back into its Rust type (should not happen unless
     /// the database was edited by hand).
     #[error("corrupt stored data: {0}")]

@@ -210,6 +210,13 @@ impl Union {
     }
 }
 
+/// Parse stored event JSON rows. Errors: a row that does not parse ([`StorageError::Corrupt`]).
+pub(crate) fn parse_stored(raws: Vec<String>) -> Result<Vec<Event>, StorageError> {
+    raws.iter()
+        .map(|raw| serde_json::from_str(raw).map_err(|e| StorageError::Corrupt(format!("stored event: {e}"))))
+        .collect()
+}
+
 /// Whether filter `f` can match nothing (an empty list in a field, `limit: 0`): no query.
 pub(crate) fn matches_nothing(f: &Filter) -> bool {
     let empty = |l: &Option<Vec<_>>| l.as_ref().is_some_and(Vec::is_empty);

@@ -83,6 +83,14 @@ pub(crate) fn serialize_filters<S: serde::Serializer>(filters: &[Filter], s: S) 
     Value::Array(filters.iter().map(to_value).collect()).serialize(s)
 }
 
+/// serde `deserialize_with` for `Vec<Filter>` fields (the form [`serialize_filters`] writes).
+pub(crate) fn deserialize_filters<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Filter>, D::Error> {
+    use serde::Deserialize;
+    let v = Value::deserialize(d)?;
+    let arr = v.as_array().ok_or_else(|| serde::de::Error::custom("filters: not an array"))?;
+    arr.iter().map(|f| from_value(f).map_err(serde::de::Error::custom)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

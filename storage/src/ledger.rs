@@ -108,32 +108,54 @@ crate::backends::for_each_backend! {
         row.map(account_from_row).transpose()
     }
 
+    /// A journal row: account, asset_code, asset_scale, delta, reference, memo, created_at.
+    type EntryRow = (String, String, i64, i64, String, String, i64);
+
+    fn entry_from_row((account, asset_code, scale, delta, reference, memo, created_at): EntryRow) -> Result<LedgerEntry, StorageError> {
+        Ok(LedgerEntry {
+            account,
+            asset_code,
+            asset_scale: to_u8("asset_scale", scale)?,
+            delta,
+            reference,
+            memo,
+            created_at: to_u64("created_at", created_at)?,
+        })
+    }
+
+    /// `seq` and an [`EntryRow`].
+    type SeqEntryRow = (i64, String, String, i64, i64, String, String, i64);
+
+    const ENTRY_COLUMNS: &str = "account, asset_code, asset_scale, delta, reference, memo, created_at";
+
     /// The newest `limit` journal entries of an account, newest first.
-    pub(crate) async fn entries(
-        conn: &mut Conn,
-        account: &str,
-        limit: u32,
-    ) -> Result<Vec<LedgerEntry>, StorageError> {
-        let rows: Vec<(String, String, i64, i64, String, String, i64)> = sqlx::query_as(
-            "SELECT account, asset_code, asset_scale, delta, reference, memo, created_at \
-             FROM ledger_entries WHERE account = $1 ORDER BY seq DESC LIMIT $2",
-        )
+    pub(crate) async fn entries(conn: &mut Conn, account: &str, limit: u32) -> Result<Vec<LedgerEntry>, StorageError> {
+        let rows: Vec<EntryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE account = $1 ORDER BY seq DESC LIMIT $2"
+        )))
         .bind(account)
         .bind(i64::from(limit))
         .fetch_all(&mut *conn)
         .await?;
+        rows.into_iter().map(entry_from_row).collect()
+    }
+
+    /// The journal in the order it was applied: up to `limit` entries with `seq` after
+    /// `after_seq`, each with its `seq` (for `btpnips db export`, paged).
+    pub(crate) async fn journal_after(
+        conn: &mut Conn,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, LedgerEntry)>, StorageError> {
+        let rows: Vec<SeqEntryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT seq, {ENTRY_COLUMNS} FROM ledger_entries WHERE seq > $1 ORDER BY seq LIMIT $2"
+        )))
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
         rows.into_iter()
-            .map(|(account, asset_code, scale, delta, reference, memo, created_at)| {
-                Ok(LedgerEntry {
-                    account,
-                    asset_code,
-                    asset_scale: to_u8("asset_scale", scale)?,
-                    delta,
-                    reference,
-                    memo,
-                    created_at: to_u64("created_at", created_at)?,
-                })
-            })
+            .map(|(seq, a, c, s, d, r, m, t)| Ok((seq, entry_from_row((a, c, s, d, r, m, t))?)))
             .collect()
     }
 }

@@ -23,6 +23,7 @@ mod records;
 mod sqlite;
 mod status;
 mod tables;
+mod transfer;
 mod writer;
 
 use std::path::Path;
@@ -38,6 +39,7 @@ pub use records::{
     PeerRecord, SubscriptionRecord, DELIVERED_NEWEST_MAX,
 };
 pub use status::{ChannelStatus, CloseReason, SubscriptionStatus};
+pub use transfer::{Counts, Record, Summary};
 pub use writer::{WriterHandle, WriterStats, MAX_BATCH};
 
 /// A node's database: read queries (a [`Repo`] of the backend) plus the [`WriterHandle`]

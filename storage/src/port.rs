@@ -24,6 +24,10 @@ pub trait EventStore: Send + Sync {
 
     /// Number of stored events.
     async fn event_count(&self) -> Result<u64, StorageError>;
+
+    /// Every stored event in id order, paged: up to `limit` events with an id above `after`
+    /// (64 hex; `None` from the start). For `btpnips db export`.
+    async fn events_after(&self, after: Option<&str>, limit: u32) -> Result<Vec<Event>, StorageError>;
 }
 
 /// Balances per account and their journal (amounts in asset units at the asset scale).
@@ -37,6 +41,10 @@ pub trait LedgerStore: Send + Sync {
 
     /// The newest `limit` ledger entries of `account`, newest (last applied) first.
     async fn ledger_entries(&self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>, StorageError>;
+
+    /// The whole journal in the order it was applied, paged: up to `limit` entries after the
+    /// one numbered `after_seq` (0 from the start), each with its number.
+    async fn journal_after(&self, after_seq: i64, limit: u32) -> Result<Vec<(i64, LedgerEntry)>, StorageError>;
 }
 
 /// Paid subscriptions, peers, payment channels and settings.
@@ -53,6 +61,9 @@ pub trait StateStore: Send + Sync {
 
     /// A meta value, `None` if never set.
     async fn meta(&self, key: &str) -> Result<Option<String>, StorageError>;
+
+    /// Every meta value, ordered by key.
+    async fn meta_all(&self) -> Result<Vec<(String, String)>, StorageError>;
 }
 
 /// The read side of one backend: every store, over a pool of connections.

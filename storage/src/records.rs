@@ -94,7 +94,7 @@ pub enum LedgerOutcome {
 }
 
 /// One balance change of an account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     /// Account id (usually a peer account id).
     pub account: String,
@@ -113,7 +113,7 @@ pub struct LedgerEntry {
 }
 
 /// An account's balance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     /// Account id.
     pub id: String,
@@ -157,7 +157,7 @@ impl Direction {
 }
 
 /// A paid subscription, either direction. Key: (direction, peer, subscription_id).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubscriptionRecord {
     /// Which side subscribed.
     pub direction: Direction,
@@ -166,7 +166,10 @@ pub struct SubscriptionRecord {
     /// NIP-01 subscription id.
     pub subscription_id: String,
     /// The REQ filters; stored (and serialized) as a JSON array of NIP-01 filter objects.
-    #[serde(serialize_with = "crate::filter_json::serialize_filters")]
+    #[serde(
+        serialize_with = "crate::filter_json::serialize_filters",
+        deserialize_with = "crate::filter_json::deserialize_filters"
+    )]
     pub filters: Vec<Filter>,
     /// STREAM stream id carrying this subscription.
     pub stream_id: u64,
@@ -206,7 +209,7 @@ pub struct DeliveredNewest {
 }
 
 /// A known peer. Key: `account_id`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerRecord {
     /// Account id of the peer (also the ledger account).
     pub account_id: String,
@@ -231,7 +234,7 @@ pub struct PeerRecord {
 /// `direction` is [`Direction::Outbound`] when we are the sender (we pay the peer) and
 /// [`Direction::Inbound`] when we are the recipient. Token amounts (`deposit`, `claimed`) are
 /// decimal strings of token base units (wei for ETH): they exceed 64 bits.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChannelRecord {
     /// Peer account id.
     pub peer: String,

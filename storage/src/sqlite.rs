@@ -125,6 +125,15 @@ impl EventStore for SqliteRepo {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&self.pool).await?;
         error::to_u64("count", n)
     }
+
+    async fn events_after(&self, after: Option<&str>, limit: u32) -> Result<Vec<Event>, StorageError> {
+        let raws: Vec<String> = sqlx::query_scalar("SELECT raw FROM events WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        events::parse_stored(raws)
+    }
 }
 
 #[async_trait::async_trait]
@@ -139,6 +148,10 @@ impl LedgerStore for SqliteRepo {
 
     async fn ledger_entries(&self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>, StorageError> {
         ledger::sqlite::entries(&mut *self.pool.acquire().await?, account, limit).await
+    }
+
+    async fn journal_after(&self, after_seq: i64, limit: u32) -> Result<Vec<(i64, LedgerEntry)>, StorageError> {
+        ledger::sqlite::journal_after(&mut *self.pool.acquire().await?, after_seq, limit).await
     }
 }
 
@@ -158,6 +171,10 @@ impl StateStore for SqliteRepo {
 
     async fn meta(&self, key: &str) -> Result<Option<String>, StorageError> {
         tables::sqlite::meta(&mut *self.pool.acquire().await?, key).await
+    }
+
+    async fn meta_all(&self) -> Result<Vec<(String, String)>, StorageError> {
+        tables::sqlite::meta_all(&mut *self.pool.acquire().await?).await
     }
 }
 

@@ -169,4 +169,9 @@ crate::backends::for_each_backend! {
     pub(crate) async fn meta(conn: &mut Conn, key: &str) -> Result<Option<String>, StorageError> {
         Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1").bind(key).fetch_optional(&mut *conn).await?)
     }
+
+    /// Every meta value, by key.
+    pub(crate) async fn meta_all(conn: &mut Conn) -> Result<Vec<(String, String)>, StorageError> {
+        Ok(sqlx::query_as("SELECT key, value FROM meta ORDER BY key").fetch_all(&mut *conn).await?)
+    }
 }

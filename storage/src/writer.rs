@@ -275,7 +275,8 @@ fn is_fault<C: WriteConn>(e: &StorageError) -> bool {
         | StorageError::BalanceOverflow { .. }
         | StorageError::OutOfRange { .. }
         | StorageError::Corrupt(_)
-        | StorageError::UnsupportedUrl(_) => false,
+        | StorageError::UnsupportedUrl(_)
+        | StorageError::Transfer(_) => false,
     }
 }
 

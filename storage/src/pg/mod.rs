@@ -105,6 +105,19 @@ impl EventStore for PgRepo {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&self.pool).await?;
         error::to_u64("count", n)
     }
+
+    async fn events_after(&self, after: Option<&str>, limit: u32) -> Result<Vec<Event>, StorageError> {
+        let after = match after {
+            Some(id) => hex::decode(id).map_err(|e| StorageError::Corrupt(format!("export cursor {id:?}: {e}")))?,
+            None => Vec::new(),
+        };
+        let raws: Vec<String> = sqlx::query_scalar("SELECT raw FROM events WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        crate::events::parse_stored(raws)
+    }
 }
 
 #[async_trait::async_trait]
@@ -119,6 +132,10 @@ impl LedgerStore for PgRepo {
 
     async fn ledger_entries(&self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>, StorageError> {
         ledger::pg::entries(&mut *self.pool.acquire().await?, account, limit).await
+    }
+
+    async fn journal_after(&self, after_seq: i64, limit: u32) -> Result<Vec<(i64, LedgerEntry)>, StorageError> {
+        ledger::pg::journal_after(&mut *self.pool.acquire().await?, after_seq, limit).await
     }
 }
 
@@ -138,6 +155,10 @@ impl StateStore for PgRepo {
 
     async fn meta(&self, key: &str) -> Result<Option<String>, StorageError> {
         tables::pg::meta(&mut *self.pool.acquire().await?, key).await
+    }
+
+    async fn meta_all(&self) -> Result<Vec<(String, String)>, StorageError> {
+        tables::pg::meta_all(&mut *self.pool.acquire().await?).await
     }
 }
 
