@@ -140,7 +140,6 @@ fn filter_query_after(prefix: &str, f: &Filter) -> Option<QueryBuilder<Sqlite>> 
     if matches_nothing(f) {
         return None;
     }
-    let clamp = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
     let mut qb = QueryBuilder::new(format!("{prefix}SELECT raw FROM events WHERE 1 = 1"));
     if let Some(ids) = &f.ids {
         push_in(&mut qb, "id", ids.iter().cloned());
@@ -156,6 +155,17 @@ fn filter_query_after(prefix: &str, f: &Filter) -> Option<QueryBuilder<Sqlite>> 
         push_in(&mut qb, "value", values.iter().cloned());
         qb.push(")");
     }
+    push_time_order_limit(&mut qb, f);
+    Some(qb)
+}
+
+/// The end of every backend's filter SQL: `since`/`until` (inclusive, unix s), then NIP-01's
+/// order (created_at DESC, id ASC) and the filter's `limit`, at most [`MAX_QUERY_EVENTS`].
+pub(crate) fn push_time_order_limit<DB: sqlx::Database>(qb: &mut QueryBuilder<DB>, f: &Filter)
+where
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let clamp = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
     if let Some(since) = f.since {
         qb.push(" AND created_at >= ").push_bind(clamp(since));
     }
@@ -164,7 +174,6 @@ fn filter_query_after(prefix: &str, f: &Filter) -> Option<QueryBuilder<Sqlite>> 
     }
     let limit = f.limit.unwrap_or(MAX_QUERY_EVENTS).min(MAX_QUERY_EVENTS);
     qb.push(" ORDER BY created_at DESC, id ASC LIMIT ").push_bind(limit as i64);
-    Some(qb)
 }
 
 /// NIP-01 REQ: union over `filters`, deduplicated, sorted created_at DESC then id ASC,

@@ -11,6 +11,7 @@
 //! embedded default (WAL, synchronous=FULL), and PostgreSQL for larger nodes.
 #![warn(missing_docs)]
 
+mod adapter;
 mod backends;
 mod channels;
 mod error;

@@ -1,6 +1,8 @@
 //! The SQLite backend (the embedded default): one read-write connection for the writer
 //! (WAL, synchronous=FULL), a read-only pool for the [`Repo`]. Its SQL lives in `events.rs`,
-//! `ledger.rs`, `tables.rs` and `channels.rs`; its migrations in `migrations/`.
+//! `ledger.rs`, `tables.rs` and `channels.rs` (the last three shared with PostgreSQL, as are
+//! the op dispatch and the ledger/state reads in `adapter.rs`); its migrations in
+//! `migrations/`.
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,11 +12,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, Connection};
 
-use crate::port::{EventStore, LedgerStore, Repo, StateStore, WriteConn};
-use crate::{
-    channels, error, events, ledger, tables, Account, ChannelRecord, LedgerEntry, Op, OpOutcome, PeerRecord,
-    StorageError, SubscriptionRecord,
-};
+use crate::port::{EventStore, Repo, WriteConn};
+use crate::{error, events, Op, OpOutcome, StorageError};
 
 /// How long a connection waits on a locked database before failing with SQLITE_BUSY.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,30 +67,7 @@ impl WriteConn for SqliteConnection {
     }
 
     async fn apply(&mut self, op: &Op) -> Result<OpOutcome, StorageError> {
-        Ok(match op {
-            Op::InsertEvent(e) => OpOutcome::Event(events::insert(self, e).await?),
-            Op::Ledger(entry) => OpOutcome::Ledger(ledger::sqlite::apply(self, entry).await?),
-            Op::UpsertSubscription(s) => {
-                tables::sqlite::upsert_subscription(self, s).await?;
-                OpOutcome::Done
-            }
-            Op::DeleteSubscription { direction, peer, subscription_id } => {
-                tables::sqlite::delete_subscription(self, *direction, peer, subscription_id).await?;
-                OpOutcome::Done
-            }
-            Op::UpsertPeer(p) => {
-                tables::sqlite::upsert_peer(self, p).await?;
-                OpOutcome::Done
-            }
-            Op::UpsertChannel(c) => {
-                channels::sqlite::upsert(self, c).await?;
-                OpOutcome::Done
-            }
-            Op::SetMeta { key, value } => {
-                tables::sqlite::set_meta(self, key, value).await?;
-                OpOutcome::Done
-            }
-        })
+        crate::adapter::sqlite::apply(self, op).await
     }
 
     async fn close(self) -> Result<(), sqlx::Error> {
@@ -133,48 +109,6 @@ impl EventStore for SqliteRepo {
             .fetch_all(&self.pool)
             .await?;
         events::parse_stored(raws)
-    }
-}
-
-#[async_trait::async_trait]
-impl LedgerStore for SqliteRepo {
-    async fn accounts(&self) -> Result<Vec<Account>, StorageError> {
-        ledger::sqlite::accounts(&mut *self.pool.acquire().await?).await
-    }
-
-    async fn account(&self, id: &str) -> Result<Option<Account>, StorageError> {
-        ledger::sqlite::account(&mut *self.pool.acquire().await?, id).await
-    }
-
-    async fn ledger_entries(&self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>, StorageError> {
-        ledger::sqlite::entries(&mut *self.pool.acquire().await?, account, limit).await
-    }
-
-    async fn journal_after(&self, after_seq: i64, limit: u32) -> Result<Vec<(i64, LedgerEntry)>, StorageError> {
-        ledger::sqlite::journal_after(&mut *self.pool.acquire().await?, after_seq, limit).await
-    }
-}
-
-#[async_trait::async_trait]
-impl StateStore for SqliteRepo {
-    async fn subscriptions(&self) -> Result<Vec<SubscriptionRecord>, StorageError> {
-        tables::sqlite::subscriptions(&mut *self.pool.acquire().await?).await
-    }
-
-    async fn peers(&self) -> Result<Vec<PeerRecord>, StorageError> {
-        tables::sqlite::peers(&mut *self.pool.acquire().await?).await
-    }
-
-    async fn channels(&self) -> Result<Vec<ChannelRecord>, StorageError> {
-        channels::sqlite::list(&mut *self.pool.acquire().await?).await
-    }
-
-    async fn meta(&self, key: &str) -> Result<Option<String>, StorageError> {
-        tables::sqlite::meta(&mut *self.pool.acquire().await?, key).await
-    }
-
-    async fn meta_all(&self) -> Result<Vec<(String, String)>, StorageError> {
-        tables::sqlite::meta_all(&mut *self.pool.acquire().await?).await
     }
 }
 

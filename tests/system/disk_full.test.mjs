@@ -12,9 +12,9 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import WebSocket from 'ws'
-import { generateSecretKey, finalizeEvent } from 'nostr-tools/pure'
+import { generateSecretKey } from 'nostr-tools/pure'
 import { NodeProcess, stopAll } from './lib/harness.mjs'
+import { accepted, publishUntil, refused, storedAmong } from './lib/publish.mjs'
 
 const MOUNT_MB = 24
 const BALLAST_MB = 8
@@ -37,66 +37,6 @@ after(async () => {
   rmSync(mountPoint, { recursive: true, force: true })
 })
 
-/** One client connection that publishes with `WINDOW` EVENTs awaiting their OK. */
-function client (url) {
-  const ws = new WebSocket(url)
-  const waiting = new Map()
-  ws.on('message', (d) => {
-    const m = JSON.parse(d)
-    if (m[0] === 'OK' && waiting.has(m[1])) { waiting.get(m[1])(m); waiting.delete(m[1]) }
-  })
-  const open = new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject) })
-  const publish = (event) => new Promise((resolve) => { waiting.set(event.id, resolve); ws.send(JSON.stringify(['EVENT', event])) })
-  return { ws, open, publish }
-}
-
-/**
- * Publish from two connections until `stop(outcomes)` says so; returns every OK by event id.
- * Each connection keeps WINDOW events in flight.
- */
-async function publishUntil (url, sk, stop) {
-  const oks = new Map()
-  let n = 0
-  const one = async () => {
-    const c = client(url)
-    await c.open
-    const lane = async () => {
-      while (!stop(oks)) {
-        const e = finalizeEvent({ kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: `${n++} ${BODY}` }, sk)
-        const m = await c.publish(e)
-        oks.set(e.id, { accepted: m[2], message: m[3] })
-      }
-    }
-    await Promise.all(Array.from({ length: WINDOW }, lane))
-    c.ws.close()
-  }
-  await Promise.all([one(), one()])
-  return oks
-}
-
-/** Ids of every stored kind-1 event of `author`, asked by id in pages (ids the node must have). */
-async function storedAmong (url, ids) {
-  const found = new Set()
-  const list = [...ids]
-  for (let i = 0; i < list.length; i += 500) {
-    const page = list.slice(i, i + 500)
-    await new Promise((resolve, reject) => {
-      const ws = new WebSocket(url)
-      ws.on('open', () => ws.send(JSON.stringify(['REQ', 'q', { ids: page }])))
-      ws.on('message', (d) => {
-        const m = JSON.parse(d)
-        if (m[0] === 'EVENT') found.add(m[2].id)
-        if (m[0] === 'EOSE' || m[0] === 'CLOSED') { ws.close(); resolve() }
-      })
-      ws.on('error', reject)
-    })
-  }
-  return found
-}
-
-const accepted = (oks) => [...oks].filter(([, o]) => o.accepted).map(([id]) => id)
-const refused = (oks) => [...oks].filter(([, o]) => !o.accepted)
-
 test('a full disk refuses events, acks exactly what it stores, and recovers once space is freed', { skip: !mounted && 'tmpfs mount not permitted' }, async () => {
   const ballast = path.join(mountPoint, 'ballast')
   writeFileSync(ballast, Buffer.alloc(BALLAST_MB * 1024 * 1024, 1))
@@ -109,7 +49,7 @@ test('a full disk refuses events, acks exactly what it stores, and recovers once
 
   // 1. Fill the disk: go on until 500 EVENTs were refused (or far more were sent than can fit:
   // a node that acks what it does not store never refuses).
-  const full = await publishUntil(node.relayUrl, sk, (oks) => refused(oks).length >= 500 || oks.size >= 4 * MOUNT_MB * 256)
+  const full = await publishUntil(node.relayUrl, sk, (oks) => refused(oks).length >= 500 || oks.size >= 4 * MOUNT_MB * 256, { window: WINDOW, body: BODY })
   const ackedFull = accepted(full)
   const refusals = refused(full)
   console.log(`# disk full: ${ackedFull.length} acked, ${refusals.length} refused, first refusal ${JSON.stringify(refusals[0]?.[1])}`)
@@ -121,7 +61,7 @@ test('a full disk refuses events, acks exactly what it stores, and recovers once
 
   // 2. Free space: new events are stored and acked again.
   rmSync(ballast)
-  const again = await publishUntil(node.relayUrl, sk, (oks) => accepted(oks).length >= 300)
+  const again = await publishUntil(node.relayUrl, sk, (oks) => accepted(oks).length >= 300, { window: WINDOW, body: BODY })
   const ackedAgain = accepted(again)
   console.log(`# space freed: ${ackedAgain.length} acked, ${refused(again).length} refused while recovering`)
   stored = await storedAmong(node.relayUrl, again.keys())

@@ -13,9 +13,9 @@ import { execFileSync } from 'node:child_process'
 import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import WebSocket from 'ws'
-import { generateSecretKey, finalizeEvent } from 'nostr-tools/pure'
+import { generateSecretKey } from 'nostr-tools/pure'
 import { NodeProcess, freePort, sleep, stopAll } from './lib/harness.mjs'
+import { accepted, publishUntil, refused, storedAmong } from './lib/publish.mjs'
 
 const WINDOW = 16
 
@@ -59,63 +59,6 @@ after(async () => {
   rmSync(pgDir, { recursive: true, force: true })
 })
 
-/** One client connection that publishes with `WINDOW` EVENTs awaiting their OK. */
-function client (url) {
-  const ws = new WebSocket(url)
-  const waiting = new Map()
-  ws.on('message', (d) => {
-    const m = JSON.parse(d)
-    if (m[0] === 'OK' && waiting.has(m[1])) { waiting.get(m[1])(m); waiting.delete(m[1]) }
-  })
-  const open = new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject) })
-  const publish = (event) => new Promise((resolve) => { waiting.set(event.id, resolve); ws.send(JSON.stringify(['EVENT', event])) })
-  return { ws, open, publish }
-}
-
-/** Publish from two connections until `stop(oks)` says so; returns every OK by event id. */
-async function publishUntil (url, sk, stop) {
-  const oks = new Map()
-  let n = 0
-  const one = async () => {
-    const c = client(url)
-    await c.open
-    const lane = async () => {
-      while (!stop(oks)) {
-        const e = finalizeEvent({ kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: `note ${n++}` }, sk)
-        const m = await c.publish(e)
-        oks.set(e.id, { accepted: m[2], message: m[3] })
-      }
-    }
-    await Promise.all(Array.from({ length: WINDOW }, lane))
-    c.ws.close()
-  }
-  await Promise.all([one(), one()])
-  return oks
-}
-
-/** Which of `ids` the node has, asked by id in pages. */
-async function storedAmong (url, ids) {
-  const found = new Set()
-  const list = [...ids]
-  for (let i = 0; i < list.length; i += 500) {
-    const page = list.slice(i, i + 500)
-    await new Promise((resolve, reject) => {
-      const ws = new WebSocket(url)
-      ws.on('open', () => ws.send(JSON.stringify(['REQ', 'q', { ids: page }])))
-      ws.on('message', (d) => {
-        const m = JSON.parse(d)
-        if (m[0] === 'EVENT') found.add(m[2].id)
-        if (m[0] === 'EOSE' || m[0] === 'CLOSED') { ws.close(); resolve() }
-      })
-      ws.on('error', reject)
-    })
-  }
-  return found
-}
-
-const accepted = (oks) => [...oks].filter(([, o]) => o.accepted).map(([id]) => id)
-const refused = (oks) => [...oks].filter(([, o]) => !o.accepted)
-
 test('PostgreSQL crashing under a publishing node: refusals while it is down, acked = stored, recovery without a restart', { skip }, async () => {
   chownSync(pgDir, uid, gid)
   asPostgres('initdb', ['-D', pgData, '-A', 'trust', '-U', 'postgres', '--no-sync'])
@@ -127,7 +70,7 @@ test('PostgreSQL crashing under a publishing node: refusals while it is down, ac
   await node.start()
 
   // 1. Up: everything is stored.
-  const up = await publishUntil(node.relayUrl, sk, (oks) => oks.size >= 600)
+  const up = await publishUntil(node.relayUrl, sk, (oks) => oks.size >= 600, { window: WINDOW })
   assert.equal(refused(up).length, 0, `refused while the server was up: ${JSON.stringify(refused(up)[0])}`)
 
   // 2. Crash the server while the clients publish: they go on until 300 EVENTs were refused.
@@ -135,7 +78,7 @@ test('PostgreSQL crashing under a publishing node: refusals while it is down, ac
   const during = publishUntil(node.relayUrl, sk, (oks) => {
     if (crashedAt === null && oks.size >= 200) { crashedAt = oks.size; pgCrash() }
     return refused(oks).length >= 300
-  })
+  }, { window: WINDOW })
   const down = await during
   const refusals = refused(down)
   console.log(`# crashed after ${crashedAt} more: ${accepted(down).length} acked, ${refusals.length} refused, first ${JSON.stringify(refusals[0]?.[1])}`)
@@ -144,7 +87,7 @@ test('PostgreSQL crashing under a publishing node: refusals while it is down, ac
   // 3. Back up: the node stores again by itself (its writer reconnects on the next batch).
   pgStart()
   await sleep(500)
-  const back = await publishUntil(node.relayUrl, sk, (oks) => accepted(oks).length >= 300)
+  const back = await publishUntil(node.relayUrl, sk, (oks) => accepted(oks).length >= 300, { window: WINDOW })
   console.log(`# server back: ${accepted(back).length} acked, ${refused(back).length} refused while reconnecting`)
 
   const all = new Map([...up, ...down, ...back])

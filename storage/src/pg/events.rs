@@ -5,8 +5,8 @@ use sqlx::postgres::{PgConnection, Postgres};
 use sqlx::QueryBuilder;
 
 use crate::error::to_i64;
-use crate::events::{d_tag, indexed_tags, matches_nothing, Class, Union};
-use crate::{InsertOutcome, StorageError, MAX_QUERY_EVENTS};
+use crate::events::{d_tag, indexed_tags, matches_nothing, push_time_order_limit, Class, Union};
+use crate::{InsertOutcome, StorageError};
 
 /// 64 lowercase hex characters as the 32 bytes they spell. Errors: anything else (a refusal:
 /// stored events and filters carry exact ids, NIP-01).
@@ -119,7 +119,6 @@ pub(crate) fn filter_query_after(prefix: &str, f: &Filter) -> Option<QueryBuilde
     if ids.as_ref().is_some_and(Vec::is_empty) || authors.as_ref().is_some_and(Vec::is_empty) {
         return None;
     }
-    let clamp = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
     let mut qb = QueryBuilder::new(format!("{prefix}SELECT raw FROM events WHERE TRUE"));
     if let Some(ids) = ids {
         push_match(&mut qb, "id", ids);
@@ -135,14 +134,7 @@ pub(crate) fn filter_query_after(prefix: &str, f: &Filter) -> Option<QueryBuilde
         push_match(&mut qb, "value", values.clone());
         qb.push(")");
     }
-    if let Some(since) = f.since {
-        qb.push(" AND created_at >= ").push_bind(clamp(since));
-    }
-    if let Some(until) = f.until {
-        qb.push(" AND created_at <= ").push_bind(clamp(until));
-    }
-    let limit = f.limit.unwrap_or(MAX_QUERY_EVENTS).min(MAX_QUERY_EVENTS);
-    qb.push(" ORDER BY created_at DESC, id ASC LIMIT ").push_bind(limit as i64);
+    push_time_order_limit(&mut qb, f);
     Some(qb)
 }
 
@@ -172,6 +164,19 @@ mod tests {
         std::env::var("BTPNIPS_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
     }
 
+    /// A migrated schema `schema` (dropped first if a killed run left it): an admin connection,
+    /// the options that select the schema, and the writer's connection to it.
+    async fn fresh_schema(schema: &str) -> (PgConnection, PgConnectOptions, PgConnection) {
+        let mut admin = PgConnection::connect(&base_url()).await.expect("PostgreSQL (scripts/postgres.sh)");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let options = base_url().parse::<PgConnectOptions>().unwrap().options([("search_path", schema)]);
+        let conn = crate::pg::open_writer_with(&options).await.unwrap();
+        (admin, options, conn)
+    }
+
     /// The plan PostgreSQL picks for `f`, one line per node.
     async fn plan(conn: &mut PgConnection, f: &Filter) -> Vec<String> {
         let mut qb = filter_query_after("EXPLAIN ", f).expect("a filter that can match");
@@ -187,14 +192,7 @@ mod tests {
     #[tokio::test]
     async fn main_req_shapes_read_an_index_never_a_sequential_scan() {
         let schema = format!("explain_{}", std::process::id());
-        let mut admin = PgConnection::connect(&base_url()).await.expect("PostgreSQL (scripts/postgres.sh)");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let options: PgConnectOptions =
-            base_url().parse::<PgConnectOptions>().unwrap().options([("search_path", &schema)]);
-        let mut conn = crate::pg::open_writer_with(&options).await.unwrap();
+        let (mut admin, _, mut conn) = fresh_schema(&schema).await;
 
         let author = |i: u64| format!("{:064x}", 0xa000 + i % 30);
         let mut tx = conn.begin().await.unwrap();
@@ -251,14 +249,7 @@ mod tests {
     #[tokio::test]
     async fn the_schema_refuses_a_second_replaceable_row() {
         let schema = format!("uniq_{}", std::process::id());
-        let mut admin = PgConnection::connect(&base_url()).await.expect("PostgreSQL (scripts/postgres.sh)");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let options: PgConnectOptions =
-            base_url().parse::<PgConnectOptions>().unwrap().options([("search_path", &schema)]);
-        let mut conn = crate::pg::open_writer_with(&options).await.unwrap();
+        let (mut admin, options, mut conn) = fresh_schema(&schema).await;
         let row = |id: u8, kind: i64, d: Option<&str>| {
             sqlx::query(
                 "INSERT INTO events (id, pubkey, created_at, kind, d_tag, raw) VALUES ($1, $2, 1, $3, $4, '{}')",

@@ -1,7 +1,8 @@
 //! The PostgreSQL backend, for larger nodes: one connection for the writer task, a pool for
 //! the [`Repo`]. Its events SQL lives in `events.rs` (BYTEA ids, tag table with
-//! `(name, value, created_at)`), the keyed tables share SQLite's SQL
-//! (`crate::backends`); its migrations are `migrations_pg/`.
+//! `(name, value, created_at)`), the keyed tables share SQLite's SQL and the op dispatch and
+//! ledger/state reads are shared too (`crate::backends`, `crate::adapter`); its migrations
+//! are `migrations_pg/`.
 //!
 //! Durability: a batch is answered after its `COMMIT` returned, which with PostgreSQL's
 //! default `synchronous_commit = on` means the commit record is flushed to the WAL.
@@ -11,11 +12,8 @@ use protocol::nostr::{Event, Filter};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
-use crate::port::{EventStore, LedgerStore, Repo, StateStore, WriteConn};
-use crate::{
-    channels, error, ledger, tables, Account, ChannelRecord, LedgerEntry, Op, OpOutcome, PeerRecord, StorageError,
-    SubscriptionRecord,
-};
+use crate::port::{EventStore, Repo, WriteConn};
+use crate::{error, Op, OpOutcome, StorageError};
 
 /// Connections in the read pool.
 const READERS: u32 = 4;
@@ -45,30 +43,7 @@ impl WriteConn for PgConnection {
     }
 
     async fn apply(&mut self, op: &Op) -> Result<OpOutcome, StorageError> {
-        Ok(match op {
-            Op::InsertEvent(e) => OpOutcome::Event(events::insert(self, e).await?),
-            Op::Ledger(entry) => OpOutcome::Ledger(ledger::pg::apply(self, entry).await?),
-            Op::UpsertSubscription(s) => {
-                tables::pg::upsert_subscription(self, s).await?;
-                OpOutcome::Done
-            }
-            Op::DeleteSubscription { direction, peer, subscription_id } => {
-                tables::pg::delete_subscription(self, *direction, peer, subscription_id).await?;
-                OpOutcome::Done
-            }
-            Op::UpsertPeer(p) => {
-                tables::pg::upsert_peer(self, p).await?;
-                OpOutcome::Done
-            }
-            Op::UpsertChannel(c) => {
-                channels::pg::upsert(self, c).await?;
-                OpOutcome::Done
-            }
-            Op::SetMeta { key, value } => {
-                tables::pg::set_meta(self, key, value).await?;
-                OpOutcome::Done
-            }
-        })
+        crate::adapter::pg::apply(self, op).await
     }
 
     async fn close(self) -> Result<(), sqlx::Error> {
@@ -117,48 +92,6 @@ impl EventStore for PgRepo {
             .fetch_all(&self.pool)
             .await?;
         crate::events::parse_stored(raws)
-    }
-}
-
-#[async_trait::async_trait]
-impl LedgerStore for PgRepo {
-    async fn accounts(&self) -> Result<Vec<Account>, StorageError> {
-        ledger::pg::accounts(&mut *self.pool.acquire().await?).await
-    }
-
-    async fn account(&self, id: &str) -> Result<Option<Account>, StorageError> {
-        ledger::pg::account(&mut *self.pool.acquire().await?, id).await
-    }
-
-    async fn ledger_entries(&self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>, StorageError> {
-        ledger::pg::entries(&mut *self.pool.acquire().await?, account, limit).await
-    }
-
-    async fn journal_after(&self, after_seq: i64, limit: u32) -> Result<Vec<(i64, LedgerEntry)>, StorageError> {
-        ledger::pg::journal_after(&mut *self.pool.acquire().await?, after_seq, limit).await
-    }
-}
-
-#[async_trait::async_trait]
-impl StateStore for PgRepo {
-    async fn subscriptions(&self) -> Result<Vec<SubscriptionRecord>, StorageError> {
-        tables::pg::subscriptions(&mut *self.pool.acquire().await?).await
-    }
-
-    async fn peers(&self) -> Result<Vec<PeerRecord>, StorageError> {
-        tables::pg::peers(&mut *self.pool.acquire().await?).await
-    }
-
-    async fn channels(&self) -> Result<Vec<ChannelRecord>, StorageError> {
-        channels::pg::list(&mut *self.pool.acquire().await?).await
-    }
-
-    async fn meta(&self, key: &str) -> Result<Option<String>, StorageError> {
-        tables::pg::meta(&mut *self.pool.acquire().await?, key).await
-    }
-
-    async fn meta_all(&self) -> Result<Vec<(String, String)>, StorageError> {
-        tables::pg::meta_all(&mut *self.pool.acquire().await?).await
     }
 }
 
