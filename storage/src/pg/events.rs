@@ -27,6 +27,30 @@ pub(crate) async fn insert(conn: &mut PgConnection, event: &Event) -> Result<Ins
     let pubkey = bytes32("pubkey", &event.pubkey)?;
     let created_at = to_i64("created_at", event.created_at)?;
     let kind = i64::from(event.kind);
+    let raw = serde_json::to_string(event)?;
+    let (names, values): (Vec<&str>, Vec<&str>) = indexed_tags(event).into_iter().unzip();
+
+    if class == Class::Regular {
+        // One round trip: the event unless its id is stored, then its tags; the count says
+        // which happened (data-modifying CTEs all run, RETURNING feeds the tags).
+        let stored: i64 = sqlx::query_scalar(
+            "WITH ins AS (INSERT INTO events (id, pubkey, created_at, kind, d_tag, raw) \
+             VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT (id) DO NOTHING RETURNING id), \
+             tags AS (INSERT INTO event_tags (event_id, name, value, created_at) \
+             SELECT ins.id, t.name, t.value, $3 FROM ins, UNNEST($6::text[], $7::text[]) AS t (name, value)) \
+             SELECT COUNT(*) FROM ins",
+        )
+        .bind(&id)
+        .bind(&pubkey)
+        .bind(created_at)
+        .bind(kind)
+        .bind(&raw)
+        .bind(&names)
+        .bind(&values)
+        .fetch_one(&mut *conn)
+        .await?;
+        return Ok(if stored == 1 { InsertOutcome::Stored } else { InsertOutcome::Duplicate });
+    }
 
     let exists: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM events WHERE id = $1")
         .bind(&id)
@@ -62,7 +86,6 @@ pub(crate) async fn insert(conn: &mut PgConnection, event: &Event) -> Result<Ins
         }
     }
 
-    let raw = serde_json::to_string(event)?;
     sqlx::query("INSERT INTO events (id, pubkey, created_at, kind, d_tag, raw) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&id)
         .bind(&pubkey)
@@ -72,7 +95,6 @@ pub(crate) async fn insert(conn: &mut PgConnection, event: &Event) -> Result<Ins
         .bind(raw)
         .execute(&mut *conn)
         .await?;
-    let (names, values): (Vec<&str>, Vec<&str>) = indexed_tags(event).into_iter().unzip();
     if !names.is_empty() {
         sqlx::query(
             "INSERT INTO event_tags (event_id, name, value, created_at) \
