@@ -80,14 +80,15 @@ pub trait WriteConn: Send + Sized + 'static {
     /// How to open a new connection (the writer reconnects after a fault).
     type Options: Send + Sync + 'static;
 
-    /// The statement that opens a batch's transaction (SQLite `BEGIN IMMEDIATE`: take the
-    /// write lock now, not at the first write).
-    const BEGIN: &'static str;
+    /// The statements that open a batch's transaction and its first submission's savepoint
+    /// (SQLite `BEGIN IMMEDIATE`: take the write lock now, not at the first write).
+    const BEGIN_SAVEPOINT: &'static str;
 
     /// Open a connection to an already migrated database.
     fn connect(options: &Self::Options) -> impl Future<Output = Result<Self, sqlx::Error>> + Send;
 
-    /// Run one transaction-control statement (`SAVEPOINT submission`, `COMMIT`, …).
+    /// Run transaction-control statements (`RELEASE SAVEPOINT submission; COMMIT`, …), several
+    /// in one string, as one round trip.
     fn control(&mut self, sql: &'static str) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
     /// Apply one op inside the open transaction.

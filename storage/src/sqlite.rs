@@ -56,14 +56,14 @@ pub(crate) async fn open_readers(path: &Path) -> Result<SqlitePool, StorageError
 
 impl WriteConn for SqliteConnection {
     type Options = SqliteConnectOptions;
-    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    const BEGIN_SAVEPOINT: &'static str = "BEGIN IMMEDIATE; SAVEPOINT submission";
 
     async fn connect(options: &SqliteConnectOptions) -> Result<Self, sqlx::Error> {
         options.connect().await
     }
 
     async fn control(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
-        sqlx::query(sql).execute(&mut *self).await.map(|_| ())
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *self).await.map(|_| ())
     }
 
     async fn apply(&mut self, op: &Op) -> Result<OpOutcome, StorageError> {

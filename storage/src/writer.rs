@@ -280,22 +280,24 @@ fn is_fault<C: WriteConn>(e: &StorageError) -> bool {
     }
 }
 
-/// BEGIN (SQLite: IMMEDIATE); per submission SAVEPOINT / apply / RELEASE (or ROLLBACK TO on a
-/// refusal); COMMIT. `Err` means the transaction as a whole did not commit (the caller rolls
-/// back).
+/// BEGIN (SQLite: IMMEDIATE) and a SAVEPOINT; per submission apply, then RELEASE and the next
+/// SAVEPOINT (or ROLLBACK TO on a refusal, which keeps the savepoint); RELEASE and COMMIT.
+/// Each step between submissions is one statement string, one round trip on PostgreSQL.
+/// `Err` means the transaction as a whole did not commit (the caller rolls back).
 async fn apply_batch<C: WriteConn>(
     conn: &mut C,
     batch: &[Submission],
     results: &mut Vec<Result<Vec<OpOutcome>, StorageError>>,
 ) -> Result<(), Fault> {
-    conn.control(C::BEGIN).await.map_err(|e| Fault(format!("BEGIN: {e}")))?;
-    for sub in batch {
-        conn.control("SAVEPOINT submission").await.map_err(|e| Fault(format!("SAVEPOINT: {e}")))?;
+    conn.control(C::BEGIN_SAVEPOINT).await.map_err(|e| Fault(format!("BEGIN: {e}")))?;
+    for (i, sub) in batch.iter().enumerate() {
+        if i > 0 {
+            conn.control("RELEASE SAVEPOINT submission; SAVEPOINT submission")
+                .await
+                .map_err(|e| Fault(format!("SAVEPOINT: {e}")))?;
+        }
         match apply_ops(conn, &sub.ops).await {
-            Ok(outcomes) => {
-                conn.control("RELEASE SAVEPOINT submission").await.map_err(|e| Fault(format!("RELEASE: {e}")))?;
-                results.push(Ok(outcomes));
-            }
+            Ok(outcomes) => results.push(Ok(outcomes)),
             Err(e) if is_fault::<C>(&e) => {
                 let reason = e.to_string();
                 results.push(Err(e));
@@ -306,12 +308,11 @@ async fn apply_batch<C: WriteConn>(
                 conn.control("ROLLBACK TO SAVEPOINT submission")
                     .await
                     .map_err(|e| Fault(format!("ROLLBACK TO: {e}")))?;
-                conn.control("RELEASE SAVEPOINT submission").await.map_err(|e| Fault(format!("RELEASE: {e}")))?;
                 results.push(Err(e));
             }
         }
     }
-    conn.control("COMMIT").await.map_err(|e| Fault(format!("COMMIT: {e}")))?;
+    conn.control("RELEASE SAVEPOINT submission; COMMIT").await.map_err(|e| Fault(format!("COMMIT: {e}")))?;
     Ok(())
 }
 

@@ -32,14 +32,14 @@ pub(crate) async fn open_readers(options: &PgConnectOptions) -> Result<PgPool, S
 
 impl WriteConn for PgConnection {
     type Options = PgConnectOptions;
-    const BEGIN: &'static str = "BEGIN";
+    const BEGIN_SAVEPOINT: &'static str = "BEGIN; SAVEPOINT submission";
 
     async fn connect(options: &PgConnectOptions) -> Result<Self, sqlx::Error> {
         options.connect().await
     }
 
     async fn control(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
-        sqlx::query(sql).execute(&mut *self).await.map(|_| ())
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *self).await.map(|_| ())
     }
 
     async fn apply(&mut self, op: &Op) -> Result<OpOutcome, StorageError> {
