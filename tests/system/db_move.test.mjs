@@ -24,7 +24,7 @@ const alicePk = getPublicKey(aliceSk)
 const bobSk = generateSecretKey()
 const bobPk = getPublicKey(bobSk)
 // Alice starts on her data dir's SQLite file whatever BTPNIPS_TEST_DATABASE says.
-const alice = new NodeProcess('alice', { secretHex: bytesToHex(aliceSk), config: { prices: PRICES, database_url: undefined } })
+const alice = new NodeProcess('alice', { secretHex: bytesToHex(aliceSk), config: { prices: PRICES } })
 delete alice.config.database_url
 const bob = new NodeProcess('bob', { secretHex: bytesToHex(bobSk) })
 const nodes = [alice, bob]
