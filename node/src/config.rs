@@ -18,9 +18,10 @@ pub struct PriceConfig {
     /// Price per EVENT delivered on a subscription, paid by the subscriber after delivery.
     pub event_delivered: u64,
     /// Unpaid delivery (units) a subscriber may owe: at this credit the publisher pauses the
-    /// subscription's delivery and resumes it as payment arrives. With the subscriber paying
-    /// once per round trip, `delivery_credit / event_delivered` EVENTs per round trip is the
-    /// most a subscription delivers (default 1 000: 100 EVENTs, the price of one period).
+    /// subscription's delivery and resumes it as payment arrives. Payments come back a round
+    /// trip (and two commits) after their deliveries, so `delivery_credit / event_delivered`
+    /// EVENTs per round trip is the most a subscription delivers (default 10 000: 1 000
+    /// EVENTs at the default price, ten periods' price; 10⁻⁵ of the asset at scale 9).
     pub delivery_credit: u64,
     /// Seconds a paused subscription waits for payment before it is closed with
     /// `CLOSED "payment-required: …"` (docs/btp-nips.md §4).
@@ -38,7 +39,7 @@ impl Default for PriceConfig {
             subscription: 1_000,
             subscription_period_secs: 86_400,
             event_delivered: 10,
-            delivery_credit: 1_000,
+            delivery_credit: 10_000,
             delivery_grace_secs: default_delivery_grace_secs(),
             event_published: None,
         }

@@ -68,6 +68,8 @@ pub async fn status(node: &Arc<Node>) -> Result<Value, storage::StorageError> {
         "settlement": node.settlement.as_ref().map(|e| e.info()),
         "channels": channels,
         "events_stored": events,
+        // The single writer's group commit: transactions, submissions, faults, busy time (µs).
+        "writer": node.storage.writer().stats(),
         "p2p": p2p_status(node).await,
         "directory": node.directory.all(crate::clock::now_secs()).iter().map(|e| json!({
             "pubkey": e.event.pubkey,

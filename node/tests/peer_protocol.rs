@@ -298,6 +298,93 @@ async fn events_delivered_by_a_publisher_are_verified_before_storage() {
     alice.shutdown();
 }
 
+/// Deliveries sent all at once (several Prepares in flight, which the receiver commits as a
+/// group): each still gets its own answer. One with a forged event is refused `F99` and
+/// nothing of it is stored; the good ones before it are stored and fulfilled; the ones after
+/// it, whose data now starts after a gap, are never fulfilled (`R00` once the gap does not
+/// fill). Sent again with the gap filled, all are fulfilled and stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_in_flight_together_get_their_own_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = start_alice(dir.path()).await;
+    let publisher_secret = [0x4au8; 32];
+    let (mut publisher, _) = connect(&alice, publisher_secret, None).await;
+    let publisher_hex = hex::encode(publisher.pubkey);
+    let relay = alice.bound.lock().unwrap().relay.unwrap();
+    let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{relay}")).await.unwrap();
+    let req = format!(r#"["REQ","c1",{{"authors":["{publisher_hex}"]}}]"#);
+    client.send(Message::text(req)).await.unwrap();
+    let got = receive_messages(&mut publisher, &alice, |m| m.iter().any(|x| x.starts_with(r#"["REQ""#))).await;
+    let sub_id = match ClientMessage::parse(&got[0]).unwrap() {
+        ClientMessage::Req { subscription_id, .. } => subscription_id,
+        other => panic!("{other:?}"),
+    };
+    let tag = [9u8; 8];
+    let event = |i: u64| {
+        protocol::nostr::Event::sign(
+            &publisher_secret,
+            1_700_000_000 + i,
+            1,
+            vec![],
+            format!("note {i}"),
+            [i as u8; 32],
+        )
+        .unwrap()
+    };
+    let framed = |e: &protocol::nostr::Event| {
+        let msg = protocol::nostr::RelayMessage::Event { subscription_id: sub_id.clone(), event: e.clone() };
+        framing::encode_message(&msg.to_json()).unwrap()
+    };
+    let events: Vec<_> = (1..=6).map(event).collect();
+    let mut forged = events[2].clone();
+    forged.content = "note X".into(); // same length, so the offsets after it do not move
+    let chunks: Vec<Vec<u8>> =
+        events.iter().enumerate().map(|(i, e)| if i == 2 { framed(&forged) } else { framed(e) }).collect();
+    let good_chunks: Vec<Vec<u8>> = events.iter().map(framed).collect();
+    assert_eq!(chunks[2].len(), good_chunks[2].len(), "the forged event frames to the same length");
+    let prepares = |publisher: &Peer, chunks: &[Vec<u8>]| -> Vec<protocol::ilp::Prepare> {
+        let mut offset = 0u64;
+        chunks
+            .iter()
+            .map(|data| {
+                let frames = vec![Frame::StreamData { stream_id: 1, offset, data: data.clone() }];
+                offset += data.len() as u64;
+                publisher.stream_prepare(&alice, &tag, 0, frames)
+            })
+            .collect()
+    };
+    let first = prepares(&publisher, &chunks);
+    let replies = publisher.send_all(first).await;
+    let codes: Vec<_> = replies.iter().map(|r| r.as_ref().err().map(|r| r.code)).collect();
+    assert_eq!(
+        codes,
+        vec![
+            None,
+            None,
+            Some(ErrorCode::F99_APPLICATION_ERROR),
+            Some(ErrorCode::R00_TRANSFER_TIMED_OUT),
+            Some(ErrorCode::R00_TRANSFER_TIMED_OUT),
+            Some(ErrorCode::R00_TRANSFER_TIMED_OUT),
+        ],
+        "{replies:?}"
+    );
+    let stored = |alice: Arc<Node>| async move {
+        let kind1 = Filter { kinds: Some(vec![1]), ..Default::default() };
+        let mut c: Vec<String> =
+            alice.storage.query_events(&[kind1]).await.unwrap().into_iter().map(|e| e.content).collect();
+        c.sort();
+        c
+    };
+    assert_eq!(stored(alice.clone()).await, vec!["note 1", "note 2"]);
+
+    // The sender sends what was not fulfilled again, the forged event replaced.
+    let again = prepares(&publisher, &good_chunks).split_off(2);
+    let replies = publisher.send_all(again).await;
+    assert!(replies.iter().all(Result::is_ok), "{replies:?}");
+    assert_eq!(stored(alice.clone()).await, (1..=6).map(|i| format!("note {i}")).collect::<Vec<_>>());
+    alice.shutdown();
+}
+
 /// Effects only after commit (issue 10): a paid REQ and an EVENT the node refuses in one
 /// Prepare. The packet is rejected, so no money moved; the REQ must have changed nothing
 /// either: no subscription in status, and a later REQ with no money is still

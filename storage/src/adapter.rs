@@ -2,7 +2,9 @@
 //! inside the writer's transaction, and the ledger and state reads of the [`Repo`].
 //! (Events differ: each backend's `events` module has its own insert and query SQL.)
 use crate::port::{LedgerStore, StateStore};
-use crate::{Account, ChannelRecord, LedgerEntry, Op, OpOutcome, PeerRecord, StorageError, SubscriptionRecord};
+use crate::{
+    Account, ChannelRecord, InsertOutcome, LedgerEntry, Op, OpOutcome, PeerRecord, StorageError, SubscriptionRecord,
+};
 
 crate::backends::for_each_backend! {
     /// Apply one op inside the writer's open transaction.
@@ -31,6 +33,33 @@ crate::backends::for_each_backend! {
                 OpOutcome::Done
             }
         })
+    }
+
+    /// Store a run of events of regular kinds (NIP-01 §Kinds) in a few statements for the lot
+    /// (the backend's `events::insert_new`), with the outcome per event that [`apply`] would
+    /// give one by one: `Stored`, or `Duplicate` for an id already stored or earlier in the run.
+    /// Errors as [`apply`]'s; nothing of the run is kept once the caller rolls back.
+    pub(crate) async fn insert_regular(
+        conn: &mut Conn,
+        events: &[&protocol::nostr::Event],
+    ) -> Result<Vec<InsertOutcome>, StorageError> {
+        let mut seen = std::collections::HashSet::with_capacity(events.len());
+        let mut unique = Vec::with_capacity(events.len());
+        let first: Vec<bool> = events
+            .iter()
+            .map(|e| {
+                let first = seen.insert(e.id.as_str());
+                if first {
+                    unique.push(*e);
+                }
+                first
+            })
+            .collect();
+        let mut stored = backend::events::insert_new(conn, &unique).await?.into_iter();
+        Ok(first
+            .into_iter()
+            .map(|first| if first && stored.next() == Some(true) { InsertOutcome::Stored } else { InsertOutcome::Duplicate })
+            .collect())
     }
 
     #[async_trait::async_trait]

@@ -94,6 +94,16 @@ pub trait WriteConn: Send + Sized + 'static {
     /// Apply one op inside the open transaction.
     fn apply(&mut self, op: &Op) -> impl Future<Output = Result<OpOutcome, StorageError>> + Send;
 
+    /// Store events of regular kinds (NIP-01 §Kinds), in order, inside the open transaction,
+    /// in a few statements for the lot: per event the outcome [`WriteConn::apply`] would give
+    /// for its [`Op::InsertEvent`] (`Stored`, or `Duplicate` for an id already stored or
+    /// earlier in the slice). On `Err` the caller rolls back to its savepoint: the run is
+    /// all or nothing.
+    fn insert_regular(
+        &mut self,
+        events: &[&protocol::nostr::Event],
+    ) -> impl Future<Output = Result<Vec<crate::InsertOutcome>, StorageError>> + Send;
+
     /// Close the connection.
     fn close(self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 

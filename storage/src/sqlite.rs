@@ -70,6 +70,13 @@ impl WriteConn for SqliteConnection {
         crate::adapter::sqlite::apply(self, op).await
     }
 
+    async fn insert_regular(
+        &mut self,
+        events: &[&protocol::nostr::Event],
+    ) -> Result<Vec<crate::InsertOutcome>, StorageError> {
+        crate::adapter::sqlite::insert_regular(self, events).await
+    }
+
     async fn close(self) -> Result<(), sqlx::Error> {
         Connection::close(self).await
     }

@@ -5,7 +5,9 @@
 //! ONE transaction with one SAVEPOINT per submission (a submission the data refuses — a
 //! constraint, an asset mismatch — is rolled back alone), COMMITs, and only then answers each
 //! submitter. A reply of `Ok` therefore means "committed" (durable: the SQLite connection runs
-//! WAL with synchronous=FULL).
+//! WAL with synchronous=FULL). Runs of events of regular kinds are stored with one
+//! [`WriteConn::insert_regular`] for the run (see [`apply_batch`]): each statement costs a
+//! round trip to the driver, so a relay's burst of EVENTs costs a few statements per batch.
 //!
 //! A **storage fault** (disk full, I/O error, busy timeout, a failed COMMIT, anything the
 //! driver reports that is not a refusal of the data) fails the whole batch: nothing of it is
@@ -24,6 +26,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use protocol::nostr::Event;
+
+use crate::events::Class;
 use crate::port::WriteConn;
 use crate::{InsertOutcome, Op, OpOutcome, StorageError};
 
@@ -59,6 +64,9 @@ pub struct WriterStats {
     pub faults: u64,
     /// Times the writer opened a fresh connection after a fault.
     pub reconnects: u64,
+    /// Wall time spent running batches (BEGIN to the last answer), µs: against the time
+    /// elapsed, how busy the single writer is.
+    pub busy_us: u64,
 }
 
 #[derive(Default)]
@@ -67,6 +75,7 @@ struct Counters {
     submissions: AtomicU64,
     faults: AtomicU64,
     reconnects: AtomicU64,
+    busy_us: AtomicU64,
 }
 
 /// Sends write submissions to the database's single writer task. Cheap to clone.
@@ -120,6 +129,7 @@ impl WriterHandle {
             submissions: self.counters.submissions.load(Ordering::Relaxed),
             faults: self.counters.faults.load(Ordering::Relaxed),
             reconnects: self.counters.reconnects.load(Ordering::Relaxed),
+            busy_us: self.counters.busy_us.load(Ordering::Relaxed),
         }
     }
 
@@ -248,6 +258,7 @@ impl<C: WriteConn> Writer<C> {
             };
             let _ = sub.reply.send(result);
         }
+        self.counters.busy_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
     }
 
     /// After a fault: roll back whatever SQLite still holds open and close the connection,
@@ -283,6 +294,12 @@ fn is_fault<C: WriteConn>(e: &StorageError) -> bool {
 /// BEGIN (SQLite: IMMEDIATE) and a SAVEPOINT; per submission apply, then RELEASE and the next
 /// SAVEPOINT (or ROLLBACK TO on a refusal, which keeps the savepoint); RELEASE and COMMIT.
 /// Each step between submissions is one statement string, one round trip on PostgreSQL.
+///
+/// Consecutive submissions that only store events of regular kinds (a relay's EVENTs) go in
+/// under one savepoint with [`WriteConn::insert_regular`]: a few statements for all of them
+/// instead of a few each. If that is refused, it is rolled back and they are applied one by
+/// one, so each refusal stays its submission's own.
+///
 /// `Err` means the transaction as a whole did not commit (the caller rolls back).
 async fn apply_batch<C: WriteConn>(
     conn: &mut C,
@@ -290,13 +307,45 @@ async fn apply_batch<C: WriteConn>(
     results: &mut Vec<Result<Vec<OpOutcome>, StorageError>>,
 ) -> Result<(), Fault> {
     conn.control(C::BEGIN_SAVEPOINT).await.map_err(|e| Fault(format!("BEGIN: {e}")))?;
-    for (i, sub) in batch.iter().enumerate() {
-        if i > 0 {
+    // The open savepoint holds nothing yet (just opened, or rolled back to).
+    let mut fresh = true;
+    // Submissions before this index are applied one by one (their group was refused).
+    let mut solo_until = 0;
+    let mut i = 0;
+    while i < batch.len() {
+        if !fresh {
             conn.control("RELEASE SAVEPOINT submission; SAVEPOINT submission")
                 .await
                 .map_err(|e| Fault(format!("SAVEPOINT: {e}")))?;
         }
-        match apply_ops(conn, &sub.ops).await {
+        fresh = false;
+        let run =
+            if i < solo_until { 0 } else { batch[i..].iter().take_while(|s| only_regular_events(&s.ops)).count() };
+        if run > 1 {
+            let group = &batch[i..i + run];
+            let events: Vec<&Event> = group.iter().flat_map(|s| s.ops.iter().filter_map(regular_event)).collect();
+            match conn.insert_regular(&events).await {
+                Ok(outcomes) => {
+                    let mut outcomes = outcomes.into_iter().map(OpOutcome::Event);
+                    for sub in group {
+                        results.push(Ok(outcomes.by_ref().take(sub.ops.len()).collect()));
+                    }
+                    i += run;
+                    continue;
+                }
+                Err(e) if is_fault::<C>(&e) => return Err(Fault(e.to_string())),
+                Err(e) => {
+                    tracing::debug!(error = %e, submissions = run, "grouped events refused; applying them one by one");
+                    conn.control("ROLLBACK TO SAVEPOINT submission")
+                        .await
+                        .map_err(|e| Fault(format!("ROLLBACK TO: {e}")))?;
+                    fresh = true;
+                    solo_until = i + run;
+                    continue;
+                }
+            }
+        }
+        match apply_ops(conn, &batch[i].ops).await {
             Ok(outcomes) => results.push(Ok(outcomes)),
             Err(e) if is_fault::<C>(&e) => {
                 let reason = e.to_string();
@@ -308,18 +357,43 @@ async fn apply_batch<C: WriteConn>(
                 conn.control("ROLLBACK TO SAVEPOINT submission")
                     .await
                     .map_err(|e| Fault(format!("ROLLBACK TO: {e}")))?;
+                fresh = true;
                 results.push(Err(e));
             }
         }
+        i += 1;
     }
     conn.control("RELEASE SAVEPOINT submission; COMMIT").await.map_err(|e| Fault(format!("COMMIT: {e}")))?;
     Ok(())
 }
 
+/// The event of an [`Op::InsertEvent`] of a regular kind (NIP-01 §Kinds), which
+/// [`WriteConn::insert_regular`] stores together with its neighbours.
+fn regular_event(op: &Op) -> Option<&Event> {
+    match op {
+        Op::InsertEvent(e) if Class::of(e.kind) == Class::Regular => Some(e),
+        _ => None,
+    }
+}
+
+fn only_regular_events(ops: &[Op]) -> bool {
+    !ops.is_empty() && ops.iter().all(|op| regular_event(op).is_some())
+}
+
+/// A submission's ops in order; each run of events of regular kinds in one
+/// [`WriteConn::insert_regular`]. The first error ends it (the caller rolls back).
 async fn apply_ops<C: WriteConn>(conn: &mut C, ops: &[Op]) -> Result<Vec<OpOutcome>, StorageError> {
     let mut out = Vec::with_capacity(ops.len());
-    for op in ops {
-        out.push(conn.apply(op).await?);
+    let mut i = 0;
+    while i < ops.len() {
+        let run: Vec<&Event> = ops[i..].iter().map_while(regular_event).collect();
+        if run.len() > 1 {
+            out.extend(conn.insert_regular(&run).await?.into_iter().map(OpOutcome::Event));
+            i += run.len();
+        } else {
+            out.push(conn.apply(&ops[i]).await?);
+            i += 1;
+        }
     }
     Ok(out)
 }

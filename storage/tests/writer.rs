@@ -93,6 +93,58 @@ async fn failing_submission_is_atomic_and_others_commit(b: Backend) {
     assert!(s.query_events(&[f]).await.unwrap().is_empty());
 }
 
+/// Submissions that only store events of regular kinds are stored together (one multi-row
+/// insert per batch): each still gets its own outcome, an id already stored or repeated is a
+/// Duplicate, tags are indexed, and a submission the data refuses fails alone while the rest
+/// of its batch is stored.
+async fn grouped_regular_events_keep_their_own_outcomes_and_refusals(b: Backend) {
+    let (_d, s) = open(b).await;
+    let w = s.writer();
+    assert_eq!(w.insert_event(ev(1, &pk('a'), 1, 1, &[])).await.unwrap(), InsertOutcome::Stored);
+    let before = w.stats();
+    let mut set = JoinSet::new();
+    for i in 0..60u64 {
+        let w = w.clone();
+        let event = match i {
+            // Twice the same new id, an id stored before, one the database cannot hold.
+            50 | 51 => ev(500, &pk('b'), 5, 1, &[&["e", &hex(7)]]),
+            52 => ev(1, &pk('a'), 1, 1, &[]),
+            53 => ev(530, &pk('b'), u64::MAX, 1, &[]),
+            _ => ev(100 + i, &pk('b'), 10 + i, 1, &[&["t", "group"], &["p", &pk('c')]]),
+        };
+        set.spawn(async move { (i, w.insert_event(event).await) });
+    }
+    // One submission of several events, one of them twice.
+    let several = w
+        .submit(vec![
+            Op::InsertEvent(ev(600, &pk('b'), 6, 1, &[&["t", "group"]])),
+            Op::InsertEvent(ev(601, &pk('b'), 6, 1, &[])),
+            Op::InsertEvent(ev(600, &pk('b'), 6, 1, &[&["t", "group"]])),
+        ])
+        .await
+        .unwrap();
+    use storage::OpOutcome::Event as E;
+    assert_eq!(several, vec![E(InsertOutcome::Stored), E(InsertOutcome::Stored), E(InsertOutcome::Duplicate)]);
+    let mut twins = Vec::new();
+    while let Some(r) = set.join_next().await {
+        match r.unwrap() {
+            (50 | 51, r) => twins.push(r.unwrap()),
+            (52, r) => assert_eq!(r.unwrap(), InsertOutcome::Duplicate),
+            (53, r) => assert!(matches!(r, Err(StorageError::OutOfRange { .. })), "{r:?}"),
+            (i, r) => assert_eq!(r.unwrap(), InsertOutcome::Stored, "event {i}"),
+        }
+    }
+    twins.sort_by_key(|o| *o != InsertOutcome::Stored);
+    assert_eq!(twins, vec![InsertOutcome::Stored, InsertOutcome::Duplicate]);
+    // 1 + 56 + the twin + 2 of the several.
+    assert_eq!(s.event_count().await.unwrap(), 60);
+    assert_eq!(s.query_events(&[tag_filter('t', &["group"])]).await.unwrap().len(), 57);
+    assert_eq!(s.query_events(&[tag_filter('p', &[&pk('c')])]).await.unwrap().len(), 56);
+    assert_eq!(s.query_events(&[tag_filter('e', &[&hex(7)])]).await.unwrap().len(), 1);
+    let stats = w.stats();
+    assert!(stats.batches - before.batches < 61, "no group commit: {stats:?}");
+}
+
 async fn close_finishes_queued_writes_then_refuses(b: Backend) {
     let (db, s) = open(b).await;
     let w = s.writer().clone();
@@ -145,5 +197,6 @@ contract!(
     two_hundred_concurrent_inserts_group_commit_and_survive_reopen,
     submit_returns_one_outcome_per_op_in_order,
     failing_submission_is_atomic_and_others_commit,
+    grouped_regular_events_keep_their_own_outcomes_and_refusals,
     close_finishes_queued_writes_then_refuses,
 );

@@ -158,10 +158,73 @@ pub async fn on_stream_packet(
     ctx: PacketContext,
     deliveries: Vec<StreamDelivery>,
 ) -> Result<(), Refusal> {
+    on_stream_packets(node, vec![(ctx, deliveries)]).await
+}
+
+/// [`on_stream_packet`] for several packets of one connection, in order, as one: their
+/// messages staged together and committed in one submission, so a burst of deliveries costs
+/// one transaction. `Err` refuses every packet of the group and commits nothing (the receiver
+/// then applies them one at a time, so a refusal stays with the packet it belongs to).
+pub async fn on_stream_packets(
+    node: &Arc<Node>,
+    packets: Vec<(PacketContext, Vec<StreamDelivery>)>,
+) -> Result<(), Refusal> {
     let mut fx = Effects::default();
     let mut staged = publisher::Staged::default();
     let mut staged_out = subscriber::Staged::default();
-    for d in &deliveries {
+    let mut credits = Vec::new();
+    for (ctx, deliveries) in &packets {
+        stage_packet(node, ctx, deliveries, &mut staged, &mut staged_out, &mut fx)?;
+        credits.extend(ctx.credit(node, "fulfilled incoming Prepare")?);
+    }
+    // Each subscription the packets changed is written once, in its last state.
+    staged.upserts(&mut fx.ops);
+    staged_out.upserts(&mut fx.ops);
+    let Effects { mut ops, after } = fx;
+    let paid = !credits.is_empty();
+    ops.extend(credits);
+    let outcomes = if ops.is_empty() {
+        Vec::new()
+    } else {
+        node.storage.writer().submit(ops).await.map_err(|e| {
+            tracing::error!(error = %e, "could not commit packet effects");
+            (ErrorCode::T00_INTERNAL_ERROR, "error: could not store".to_string())
+        })?
+    };
+    publisher::apply_committed(node, staged);
+    subscriber::apply_committed(node, staged_out);
+    if paid {
+        if let Some(OpOutcome::Ledger(storage::LedgerOutcome::Applied { balance })) = outcomes.last() {
+            let amount: u64 = packets.iter().map(|(c, _)| c.amount).sum();
+            let peer = packets.first().map(|(c, _)| c.peer.as_str()).unwrap_or_default();
+            tracing::info!(%peer, packets = packets.len(), amount, balance, "paid Prepares committed; fulfilling; balance with peer credited");
+        }
+    }
+    for a in after {
+        match a {
+            After::Broadcast(e, i) => {
+                if matches!(outcomes.get(i), Some(OpOutcome::Event(InsertOutcome::Stored | InsertOutcome::Ephemeral))) {
+                    let _ = node.hub.send(e.clone());
+                    on_new_event(node, &e);
+                }
+            }
+            After::Subscriber(a) => subscriber::after_commit(node, a),
+            After::Published(money) => paid_publish::after_commit(node, money),
+        }
+    }
+    Ok(())
+}
+
+/// Stage one packet's messages and money (see [`on_stream_packet`]) into the group's state.
+fn stage_packet(
+    node: &Arc<Node>,
+    ctx: &PacketContext,
+    deliveries: &[StreamDelivery],
+    staged: &mut publisher::Staged,
+    staged_out: &mut subscriber::Staged,
+    fx: &mut Effects,
+) -> Result<(), Refusal> {
+    for d in deliveries {
         let mut money_left = d.money;
         for text in &d.messages {
             match parse(text).map_err(|e| (ErrorCode::F99_APPLICATION_ERROR, e))? {
@@ -176,49 +239,19 @@ pub async fn on_stream_packet(
                         }
                         ClientMessage::Close { .. } => 0,
                     };
-                    publisher::on_client_message(node, &ctx, d.stream_id, money, m, &mut staged, &mut fx)?
+                    publisher::on_client_message(node, ctx, d.stream_id, money, m, staged, fx)?
                 }
                 Incoming::Relay(m) => {
-                    subscriber::on_relay_message(node, &ctx, m, &mut staged_out, &mut fx.ops, &mut fx.after)?
+                    subscriber::on_relay_message(node, ctx, m, staged_out, &mut fx.ops, &mut fx.after)?
                 }
-                Incoming::Account(a) => subscriber::on_account(node, &ctx, a, &mut staged_out, &mut fx.after),
+                Incoming::Account(a) => subscriber::on_account(node, ctx, a, staged_out, &mut fx.after),
             }
         }
         if money_left > 0 {
-            publisher::on_payment(node, &ctx, d.stream_id, money_left, &mut staged);
+            publisher::on_payment(node, ctx, d.stream_id, money_left, staged);
         }
         if d.closed {
-            publisher::on_stream_closed(node, &ctx, d.stream_id, &mut staged);
-        }
-    }
-    // Each subscription the packet changed is written once, in its last state.
-    staged.upserts(&mut fx.ops);
-    staged_out.upserts(&mut fx.ops);
-    let Effects { mut ops, after } = fx;
-    ops.extend(ctx.credit(node, "fulfilled incoming Prepare")?);
-    let outcomes = if ops.is_empty() {
-        Vec::new()
-    } else {
-        node.storage.writer().submit(ops).await.map_err(|e| {
-            tracing::error!(error = %e, "could not commit packet effects");
-            (ErrorCode::T00_INTERNAL_ERROR, "error: could not store".to_string())
-        })?
-    };
-    publisher::apply_committed(node, staged);
-    subscriber::apply_committed(node, staged_out);
-    if let Some(OpOutcome::Ledger(storage::LedgerOutcome::Applied { balance })) = outcomes.last() {
-        tracing::info!(peer = %ctx.peer, amount = ctx.amount, condition = %ctx.condition, balance, "paid Prepare committed; fulfilling; balance with peer credited");
-    }
-    for a in after {
-        match a {
-            After::Broadcast(e, i) => {
-                if matches!(outcomes.get(i), Some(OpOutcome::Event(InsertOutcome::Stored | InsertOutcome::Ephemeral))) {
-                    let _ = node.hub.send(e.clone());
-                    on_new_event(node, &e);
-                }
-            }
-            After::Subscriber(a) => subscriber::after_commit(node, a),
-            After::Published(money) => paid_publish::after_commit(node, money),
+            publisher::on_stream_closed(node, ctx, d.stream_id, staged);
         }
     }
     Ok(())

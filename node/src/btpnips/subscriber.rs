@@ -26,8 +26,9 @@ pub(crate) struct Outbound {
     synced: watch::Sender<bool>,
     /// Delivered events not yet paid for (asset units); one payment covers all of it.
     unpaid: u64,
-    /// A payment is in flight; what is delivered meanwhile goes into the next one.
-    paying: bool,
+    /// Payments in flight (at most [`PAYMENTS_IN_FLIGHT`]); what is delivered meanwhile goes
+    /// into the next one.
+    paying: u32,
     /// Payments that failed in a row (reset by one that succeeds).
     pay_failures: u32,
     /// A (re)opening REQ was sent and neither the publisher's `ACCOUNT` nor its EOSE has
@@ -39,6 +40,16 @@ pub(crate) struct Outbound {
 }
 
 impl Outbound {
+    /// Count one more payment in flight if something is unpaid and the window has room; the
+    /// caller then spawns [`pay_delivered`].
+    fn start_payment(&mut self) -> bool {
+        let start = self.unpaid > 0 && self.paying < PAYMENTS_IN_FLIGHT;
+        if start {
+            self.paying += 1;
+        }
+        start
+    }
+
     /// State for `record`, not yet opened with any node; local REQs wait until `synced`.
     fn new(record: SubscriptionRecord) -> (Self, watch::Receiver<bool>) {
         let (synced, rx) = watch::channel(false);
@@ -48,7 +59,7 @@ impl Outbound {
                 node: None,
                 synced,
                 unpaid: 0,
-                paying: false,
+                paying: 0,
                 pay_failures: 0,
                 awaiting_account: false,
                 account_applied: false,
@@ -300,7 +311,7 @@ async fn open(node: &Arc<Node>, peer: &str) {
     };
     // A payment still in flight would be missing from the publisher's ACCOUNT of this REQ.
     for _ in 0..250 {
-        let paying = node.subs.outbound.lock().expect("poisoned").get(peer).is_some_and(|s| s.paying);
+        let paying = node.subs.outbound.lock().expect("poisoned").get(peer).is_some_and(|s| s.paying > 0);
         if !paying {
             break;
         }
@@ -348,7 +359,7 @@ async fn open(node: &Arc<Node>, peer: &str) {
                         bump(r);
                         persist(node, r.clone());
                         // What was owed while the REQ was on its way can be paid now.
-                        s.unpaid > 0 && !s.awaiting_account && !std::mem::replace(&mut s.paying, true)
+                        !s.awaiting_account && s.start_payment()
                     }
                     None => false,
                 }
@@ -430,7 +441,7 @@ impl Staged {
                 let mut map = node.subs.outbound.lock().expect("poisoned");
                 let (author, s) = served_by(&mut map, peer_node, subscription_id)?;
                 let record = s.record.clone();
-                let could_pay = s.unpaid == 0 && !s.paying && s.pay_failures == 0;
+                let could_pay = s.unpaid == 0 && s.paying == 0 && s.pay_failures == 0;
                 let entry = StagedOut {
                     base: record.revision,
                     record,
@@ -599,7 +610,7 @@ pub(super) fn after_commit(node: &Arc<Node>, a: After) {
                 s.account_applied = true;
             }
             s.awaiting_account = false;
-            s.unpaid > 0 && !std::mem::replace(&mut s.paying, true)
+            s.start_payment()
         };
         if start {
             let node = node.clone();
@@ -614,7 +625,7 @@ pub(super) fn after_commit(node: &Arc<Node>, a: After) {
                 let mut map = node.subs.outbound.lock().expect("poisoned");
                 let Some(s) = map.get_mut(&author) else { return };
                 s.unpaid += amount;
-                !std::mem::replace(&mut s.paying, true)
+                s.start_payment()
             };
             if start {
                 let node = node.clone();
@@ -624,9 +635,14 @@ pub(super) fn after_commit(node: &Arc<Node>, a: After) {
     }
 }
 
+/// Most payments for delivered events in flight at once per subscription: a payment's round
+/// trip (two commits) would otherwise bound delivery at the publisher's credit per round trip.
+pub const PAYMENTS_IN_FLIGHT: u32 = 4;
+
 /// Pay the publisher's node for delivered events, in aggregate: each payment covers all that
-/// was delivered and not yet paid, so while one is in flight the next accumulates (one
-/// Prepare, not one per event). A failed payment puts its amount back and is retried after
+/// was delivered and not yet paid when it starts, and up to [`PAYMENTS_IN_FLIGHT`] run at once,
+/// so what is delivered while one is in flight goes into the next (one Prepare per batch, not
+/// one per event). A failed payment puts its amount back and is retried after
 /// [`PAY_RETRY`]; the publisher pauses delivery at its credit meanwhile.
 async fn pay_delivered(node: &Arc<Node>, author: &str) {
     loop {
@@ -635,7 +651,7 @@ async fn pay_delivered(node: &Arc<Node>, author: &str) {
             let Some(s) = map.get_mut(author) else { return };
             // Not active (closed, or re-opening): what is unpaid waits for the next delivery.
             if s.unpaid == 0 || s.awaiting_account || !s.record.status.is_active() {
-                s.paying = false;
+                s.paying -= 1;
                 return;
             }
             let peer = s.node.clone().unwrap_or_else(|| author.to_owned());

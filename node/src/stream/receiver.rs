@@ -112,7 +112,21 @@ pub(super) fn spawn(
             tokio::select! {
                 p = rx.recv() => {
                     let Some(p) = p else { break };
-                    actor.offer(p, &mut parked).await;
+                    // Packets that queued while the last commit ran go in together.
+                    let mut group = vec![p];
+                    while group.len() < MAX_GROUP {
+                        match rx.try_recv() {
+                            Ok(p) => group.push(p),
+                            Err(_) => break,
+                        }
+                    }
+                    if group.len() > 1 && matches!(actor.kind, ConnectionKind::BtpNips(..)) {
+                        actor.offer_group(group, &mut parked).await;
+                    } else {
+                        for p in group {
+                            actor.offer(p, &mut parked).await;
+                        }
+                    }
                 }
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => {
                     let now = tokio::time::Instant::now();
@@ -126,6 +140,11 @@ pub(super) fn spawn(
     });
     Ok(tx)
 }
+
+/// Most BTP-NIPs packets of one connection committed together: those that arrived while the
+/// previous commit ran (a sender keeps several in flight), so a burst of deliveries costs one
+/// transaction per group instead of one per packet.
+pub const MAX_GROUP: usize = 16;
 
 /// How long a BTP-NIPs packet whose stream data starts after a gap waits for the packets
 /// before it (a sender keeps several in flight, and they may overtake each other on the way).
@@ -190,6 +209,32 @@ enum FrameError {
     /// The packet is refused (F99) but the connection goes on: data on a closed stream, or
     /// over the connection's memory bound.
     Refused(String),
+}
+
+/// A packet checked, its frames applied to copies of the stream states, waiting for the
+/// commit of what its messages mean.
+struct Staged {
+    seq: u64,
+    /// The Prepare's amount, asset units.
+    amount: u64,
+    fulfillment: [u8; 32],
+    /// Held against the peer's credit limit until the packet is answered.
+    _reservation: Option<crate::connector::credit::Reservation>,
+    ctx: PacketContext,
+    deliveries: Vec<StreamDelivery>,
+    /// `(stream id, whether money arrived on it)` of each delivery, for the reply frames.
+    moneyed: Vec<(u64, bool)>,
+    deliveries_closed: Vec<u64>,
+    touched: HashMap<u64, RecvStream>,
+    /// The sender closed the connection.
+    close: bool,
+}
+
+/// What [`Receiver::move_in`] replaced: the connection's held bytes before, and each
+/// stream's previous state (`None`: it had none).
+struct Undo {
+    held: usize,
+    states: Vec<(u64, Option<RecvStream>)>,
 }
 
 impl Receiver {
@@ -257,7 +302,115 @@ impl Receiver {
         }
     }
 
+    /// One packet alone: check it and apply its frames to copies ([`Receiver::stage`]), let
+    /// the application commit what it means, then move the copies in and fulfill.
     async fn handle(&mut self, from: Source, prepare: Prepare) -> Result<Fulfill, Reject> {
+        let mut st = self.stage(from, &prepare).await?;
+        let node = self.node.clone();
+        let deliveries = std::mem::take(&mut st.deliveries);
+        let outcome = match self.kind {
+            ConnectionKind::BtpNips(..) => crate::btpnips::on_stream_packet(&node, st.ctx.clone(), deliveries).await,
+            ConnectionKind::Spsp(_) => crate::spsp::on_stream_packet(&node, st.ctx.clone(), deliveries).await,
+        };
+        match outcome {
+            Ok(()) => {
+                let (frames, _undo) = self.move_in(&mut st);
+                Ok(self.finish(st, frames))
+            }
+            Err((code, message)) => Err(self.reply_reject(st.seq, st.amount, code, &message)),
+        }
+    }
+
+    /// Several BTP-NIPs packets that arrived together, committed as one
+    /// ([`crate::btpnips::on_stream_packets`]): each is staged on the stream states the ones
+    /// before it left (moved in at once, with what to undo), parked packets whose gap they
+    /// fill join, and every Fulfill goes out after the one commit. A packet that fails its
+    /// checks gets its Reject at once and is not part of the group. If the group's commit
+    /// fails, the states are put back and the packets are handled one at a time, so each
+    /// gets its own answer.
+    async fn offer_group(&mut self, packets: Vec<Packet>, parked: &mut VecDeque<Parked>) {
+        let mut queue: VecDeque<Packet> = packets.into();
+        let mut group: Vec<(Packet, Staged, Vec<Frame>)> = Vec::new();
+        let mut undo: Vec<Undo> = Vec::new();
+        loop {
+            let p = match queue.pop_front() {
+                Some(p) => p,
+                None => match parked.iter().position(|q| !self.after_gap(&q.starts)) {
+                    Some(i) => parked.remove(i).expect("index in range").packet,
+                    None => break,
+                },
+            };
+            let starts = self.data_starts(&p.prepare);
+            if self.after_gap(&starts) {
+                if parked.len() >= MAX_PARKED {
+                    let _ = p.reply.send(Err(self.out_of_order(&p.prepare)));
+                } else {
+                    parked.push_back(Parked { until: tokio::time::Instant::now() + PARK_FOR, starts, packet: p });
+                }
+                continue;
+            }
+            match self.stage(p.from.clone(), &p.prepare).await {
+                Err(reject) => {
+                    let _ = p.reply.send(Err(reject));
+                }
+                Ok(mut st) => {
+                    // A packet that closes streams or the connection ends the group: what
+                    // follows must see those closes, which happen only after the commit.
+                    let ends = st.close || !st.deliveries_closed.is_empty();
+                    let (frames, u) = self.move_in(&mut st);
+                    undo.push(u);
+                    group.push((p, st, frames));
+                    if ends {
+                        break;
+                    }
+                }
+            }
+        }
+        if group.is_empty() {
+            return;
+        }
+        let node = self.node.clone();
+        let packets: Vec<_> =
+            group.iter_mut().map(|(_, st, _)| (st.ctx.clone(), std::mem::take(&mut st.deliveries))).collect();
+        match crate::btpnips::on_stream_packets(&node, packets).await {
+            Ok(()) => {
+                for (p, st, frames) in group {
+                    let _ = p.reply.send(Ok(self.finish(st, frames)));
+                }
+            }
+            Err((code, message)) => {
+                for u in undo.into_iter().rev() {
+                    self.undo(u);
+                }
+                if let [(_, st, _)] = group.as_slice() {
+                    let reject = self.reply_reject(st.seq, st.amount, code, &message);
+                    let (p, _, _) = group.pop().expect("one packet");
+                    let _ = p.reply.send(Err(reject));
+                } else {
+                    tracing::debug!(packets = group.len(), code = %code, %message, "group refused; handling its packets one at a time");
+                    for (p, st, _) in group {
+                        drop(st); // its credit reservation
+                                  // Parked again if an earlier one is refused and leaves a gap.
+                        self.offer(p, parked).await;
+                    }
+                }
+            }
+        }
+        // Whatever else this unblocked, and what came after a group that ended early.
+        for p in queue {
+            self.offer(p, parked).await;
+        }
+        while let Some(i) = parked.iter().position(|q| !self.after_gap(&q.starts)) {
+            let q = parked.remove(i).expect("index in range").packet;
+            let out = self.handle(q.from, q.prepare).await;
+            let _ = q.reply.send(out);
+        }
+    }
+
+    /// Check a packet (decryption, type, condition, amount, the credit reservation) and apply
+    /// its frames to copies of the stream states. `Err` is the Reject to answer with; nothing
+    /// changed (a protocol violation also closes the connection, RFC 29 §5.2).
+    async fn stage(&mut self, from: Source, prepare: &Prepare) -> Result<Staged, Reject> {
         let node = self.node.clone();
         let Ok(plain) = self.keys.decrypt(&prepare.data) else {
             return Err(reject(&node, ErrorCode::F06_UNEXPECTED_PAYMENT, "could not decrypt STREAM data"));
@@ -290,13 +443,13 @@ impl Receiver {
                 "amount below the sender's minimum",
             ));
         }
-        let _reservation = match &from {
+        let reservation = match &from {
             Source::Peer(account) => crate::connector::credit::reserve(&node, account, prepare.amount)
                 .await
                 .map_err(|r| self.reply_reject(seq, prepare.amount, r.code, &r.message))?,
             Source::Local => None,
         };
-        let (deliveries, mut touched, close) = match self.apply_frames(&packet, prepare.amount) {
+        let (deliveries, touched, close) = match self.apply_frames(&packet, prepare.amount) {
             Ok(x) => x,
             Err(FrameError::Refused(why)) => {
                 return Err(self.reply_reject(seq, prepare.amount, ErrorCode::F99_APPLICATION_ERROR, &why));
@@ -320,44 +473,68 @@ impl Receiver {
         };
         let ctx =
             PacketContext { peer, from, amount: prepare.amount, condition: hex::encode(prepare.execution_condition) };
-        let moneyed: Vec<(u64, bool)> = deliveries.iter().map(|d| (d.stream_id, d.money > 0)).collect();
-        let deliveries_closed: Vec<u64> = deliveries.iter().filter(|d| d.closed).map(|d| d.stream_id).collect();
-        let outcome = match self.kind {
-            ConnectionKind::BtpNips(..) => crate::btpnips::on_stream_packet(&node, ctx, deliveries).await,
-            ConnectionKind::Spsp(_) => crate::spsp::on_stream_packet(&node, ctx, deliveries).await,
-        };
-        match outcome {
-            Ok(()) => {
-                let mut frames = Vec::new();
-                if !self.advertised {
-                    frames.push(self.ids.advertise());
-                    self.advertised = true;
-                }
-                for (stream_id, got_money) in moneyed {
-                    if let Some(state) = touched.get_mut(&stream_id) {
-                        frames.extend(state.reply_frames(stream_id, got_money));
-                    }
-                }
-                for (id, state) in touched {
-                    self.held = self.held + state.held() - self.streams.get(&id).map_or(0, RecvStream::held);
-                    self.streams.insert(id, state);
-                }
-                for d in deliveries_closed {
-                    self.on_stream_closed(d);
-                }
-                if close {
-                    node.stream.close_incoming(self.kind);
-                }
-                let reply = StreamPacket {
-                    sequence: seq,
-                    ilp_packet_type: IlpPacketType::Fulfill,
-                    prepare_amount: prepare.amount,
-                    frames,
-                };
-                Ok(Fulfill { fulfillment, data: self.keys.encrypt(rand::random(), &reply.encode()) })
+        Ok(Staged {
+            seq,
+            amount: prepare.amount,
+            fulfillment,
+            _reservation: reservation,
+            ctx,
+            moneyed: deliveries.iter().map(|d| (d.stream_id, d.money > 0)).collect(),
+            deliveries_closed: deliveries.iter().filter(|d| d.closed).map(|d| d.stream_id).collect(),
+            deliveries,
+            touched,
+            close,
+        })
+    }
+
+    /// Move a staged packet's stream states in: the reply frames they give (our windows,
+    /// money received), and what [`Receiver::undo`] needs to put the old states back.
+    fn move_in(&mut self, st: &mut Staged) -> (Vec<Frame>, Undo) {
+        let mut frames = Vec::new();
+        for &(stream_id, got_money) in &st.moneyed {
+            if let Some(state) = st.touched.get_mut(&stream_id) {
+                frames.extend(state.reply_frames(stream_id, got_money));
             }
-            Err((code, message)) => Err(self.reply_reject(seq, prepare.amount, code, &message)),
         }
+        let held = self.held;
+        let mut states = Vec::with_capacity(st.touched.len());
+        for (id, state) in st.touched.drain() {
+            self.held = self.held + state.held() - self.streams.get(&id).map_or(0, RecvStream::held);
+            states.push((id, self.streams.insert(id, state)));
+        }
+        (frames, Undo { held, states })
+    }
+
+    /// Put back the stream states a [`Receiver::move_in`] replaced (newest first).
+    fn undo(&mut self, u: Undo) {
+        for (id, old) in u.states {
+            match old {
+                Some(state) => self.streams.insert(id, state),
+                None => self.streams.remove(&id),
+            };
+        }
+        self.held = u.held;
+    }
+
+    /// After the commit: the closes the packet asked for, and its Fulfill with our reply.
+    fn finish(&mut self, st: Staged, mut frames: Vec<Frame>) -> Fulfill {
+        if !self.advertised {
+            frames.insert(0, self.ids.advertise());
+            self.advertised = true;
+        }
+        for d in st.deliveries_closed {
+            self.on_stream_closed(d);
+        }
+        if st.close {
+            self.node.stream.close_incoming(self.kind);
+        }
+        let reply = StreamPacket {
+            sequence: st.seq,
+            ilp_packet_type: IlpPacketType::Fulfill,
+            prepare_amount: st.amount,
+            frames,
+        };
+        Fulfill { fulfillment: st.fulfillment, data: self.keys.encrypt(rand::random(), &reply.encode()) }
     }
 
     /// The sender closed `id` (its StreamClose was accepted): drop the state, remember the id.

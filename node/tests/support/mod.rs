@@ -150,6 +150,36 @@ impl Peer {
         self.send_raw(frame.encode(), id).await.expect("reply")
     }
 
+    /// Send several Prepares at once (all written before any reply is read) and wait for
+    /// every reply; answers in the order of `prepares`.
+    pub async fn send_all(&mut self, prepares: Vec<Prepare>) -> Vec<Result<Fulfill, Reject>> {
+        let first = self.next_id + 1;
+        for prepare in prepares.iter() {
+            self.next_id += 1;
+            let frame =
+                BtpPacket::Message { request_id: self.next_id, protocol_data: vec![btp::ilp_entry(prepare.encode())] };
+            self.ws.send(Message::binary(frame.encode())).await.unwrap();
+        }
+        let mut replies: Vec<Option<Result<Fulfill, Reject>>> = vec![None; prepares.len()];
+        while replies.iter().any(Option::is_none) {
+            match next(&mut self.ws).await.expect("reply") {
+                BtpPacket::Response { request_id, protocol_data } if (first..=self.next_id).contains(&request_id) => {
+                    let reply = match Packet::decode(&btp::find_entry(&protocol_data, "ilp").unwrap().data).unwrap() {
+                        Packet::Fulfill(f) => Ok(f),
+                        Packet::Reject(r) => Err(r),
+                        Packet::Prepare(_) => panic!("Prepare in a Response"),
+                    };
+                    replies[(request_id - first) as usize] = Some(reply);
+                }
+                BtpPacket::Error { request_id, .. } if (first..=self.next_id).contains(&request_id) => {
+                    panic!("BTP error for request {request_id}")
+                }
+                other => self.backlog.push_back(other),
+            }
+        }
+        replies.into_iter().map(|r| r.expect("every reply")).collect()
+    }
+
     pub fn keys(&self, tag: &[u8; 8], node: &Node) -> StreamKeys {
         StreamKeys::derive(&secret::shared_secret(&self.secret, &node.key.pubkey, tag).unwrap())
     }

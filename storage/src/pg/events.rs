@@ -17,6 +17,55 @@ fn bytes32(field: &str, hex_id: &str) -> Result<Vec<u8>, StorageError> {
     }
 }
 
+/// Store events of regular kinds (NIP-01 §Kinds) whose ids are distinct, inside the writer's
+/// open transaction, in one statement for the lot: the events not yet stored and their tags,
+/// each column bound as one array (`UNNEST`). Returns, per event, whether it was stored
+/// (`false`: its id was already stored). Errors: `created_at > i64::MAX`, an id or pubkey that
+/// is not 32 bytes of hex, or a database error; the caller rolls back to its savepoint.
+pub(crate) async fn insert_new(conn: &mut PgConnection, events: &[&Event]) -> Result<Vec<bool>, StorageError> {
+    let mut ids = Vec::with_capacity(events.len());
+    let mut pubkeys = Vec::with_capacity(events.len());
+    let mut created = Vec::with_capacity(events.len());
+    let mut kinds = Vec::with_capacity(events.len());
+    let mut raws = Vec::with_capacity(events.len());
+    let (mut tag_ids, mut tag_names, mut tag_values) = (Vec::new(), Vec::new(), Vec::new());
+    for e in events {
+        let id = bytes32("id", &e.id)?;
+        for (name, value) in indexed_tags(e) {
+            tag_ids.push(id.clone());
+            tag_names.push(name);
+            tag_values.push(value);
+        }
+        ids.push(id);
+        pubkeys.push(bytes32("pubkey", &e.pubkey)?);
+        created.push(to_i64("created_at", e.created_at)?);
+        kinds.push(i64::from(e.kind));
+        raws.push(serde_json::to_string(e)?);
+    }
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar(
+        "WITH ins AS (INSERT INTO events (id, pubkey, created_at, kind, d_tag, raw) \
+         SELECT id, pubkey, created_at, kind, NULL, raw \
+         FROM UNNEST($1::bytea[], $2::bytea[], $3::int8[], $4::int8[], $5::text[]) AS e (id, pubkey, created_at, kind, raw) \
+         ON CONFLICT (id) DO NOTHING RETURNING id, created_at), \
+         tags AS (INSERT INTO event_tags (event_id, name, value, created_at) \
+         SELECT ins.id, t.name, t.value, ins.created_at \
+         FROM UNNEST($6::bytea[], $7::text[], $8::text[]) AS t (event_id, name, value) JOIN ins ON ins.id = t.event_id) \
+         SELECT id FROM ins",
+    )
+    .bind(&ids)
+    .bind(&pubkeys)
+    .bind(&created)
+    .bind(&kinds)
+    .bind(&raws)
+    .bind(&tag_ids)
+    .bind(&tag_names)
+    .bind(&tag_values)
+    .fetch_all(&mut *conn)
+    .await?;
+    let stored: std::collections::HashSet<Vec<u8>> = stored.into_iter().collect();
+    Ok(ids.iter().map(|id| stored.contains(id)).collect())
+}
+
 /// Apply [`crate::Op::InsertEvent`] inside the writer's open transaction.
 pub(crate) async fn insert(conn: &mut PgConnection, event: &Event) -> Result<InsertOutcome, StorageError> {
     let class = Class::of(event.kind);

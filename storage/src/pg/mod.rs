@@ -46,6 +46,13 @@ impl WriteConn for PgConnection {
         crate::adapter::pg::apply(self, op).await
     }
 
+    async fn insert_regular(
+        &mut self,
+        events: &[&protocol::nostr::Event],
+    ) -> Result<Vec<crate::InsertOutcome>, StorageError> {
+        crate::adapter::pg::insert_regular(self, events).await
+    }
+
     async fn close(self) -> Result<(), sqlx::Error> {
         Connection::close(self).await
     }
