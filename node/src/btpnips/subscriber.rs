@@ -31,6 +31,8 @@ pub(crate) struct Outbound {
     paying: u32,
     /// Payments that failed in a row (reset by one that succeeds).
     pay_failures: u32,
+    /// The publisher's announced `delivery_credit` (asset units) when last opened.
+    credit: u64,
     /// A (re)opening REQ was sent and neither the publisher's `ACCOUNT` nor its EOSE has
     /// arrived: no payment starts meanwhile, so the `ACCOUNT` (which counts every payment it
     /// received and every delivery before it on the stream) is the exact truth of what we owe.
@@ -41,9 +43,13 @@ pub(crate) struct Outbound {
 
 impl Outbound {
     /// Count one more payment in flight if something is unpaid and the window has room; the
-    /// caller then spawns [`pay_delivered`].
+    /// caller then spawns [`pay_delivered`]. A payment starts when none is in flight; another
+    /// joins it only once a quarter of the publisher's credit is unpaid, so a trickle of
+    /// deliveries is still paid in aggregate (one payment while one is in flight) and only a
+    /// burst near the credit keeps several in flight.
     fn start_payment(&mut self) -> bool {
-        let start = self.unpaid > 0 && self.paying < PAYMENTS_IN_FLIGHT;
+        let room = self.paying == 0 || (self.paying < PAYMENTS_IN_FLIGHT && self.unpaid >= self.credit / 4);
+        let start = self.unpaid > 0 && room;
         if start {
             self.paying += 1;
         }
@@ -61,6 +67,7 @@ impl Outbound {
                 unpaid: 0,
                 paying: 0,
                 pay_failures: 0,
+                credit: 0,
                 awaiting_account: false,
                 account_applied: false,
             },
@@ -328,6 +335,7 @@ async fn open(node: &Arc<Node>, peer: &str) {
             s.account_applied = false;
             s.record.stream_id = stream_id;
             s.node = Some(info.pubkey.clone());
+            s.credit = info.prices.delivery_credit;
             let amount = if s.record.paid_until > now { 0 } else { info.prices.subscription };
             (s.record.subscription_id.clone(), s.record.filters.clone(), amount)
         })
@@ -636,7 +644,8 @@ pub(super) fn after_commit(node: &Arc<Node>, a: After) {
 }
 
 /// Most payments for delivered events in flight at once per subscription: a payment's round
-/// trip (two commits) would otherwise bound delivery at the publisher's credit per round trip.
+/// trip (two commits) would otherwise bound delivery at the publisher's credit per round trip
+/// (see `Outbound::start_payment` for when more than one starts).
 pub const PAYMENTS_IN_FLIGHT: u32 = 4;
 
 /// Pay the publisher's node for delivered events, in aggregate: each payment covers all that
