@@ -121,51 +121,52 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, event: &Event) -> Result
 const INSERT_CHUNK: usize = 400;
 /// Tag rows per statement of [`insert_new`] (3 parameters each).
 const TAG_CHUNK: usize = 1000;
-/// [`insert_new`]'s statements of up to this many rows stay prepared in the connection's
-/// statement cache (the common small batches; larger ones would only push others out).
-const CACHED_ROWS: usize = 16;
 
 /// Store events of regular kinds (NIP-01 §Kinds: neither replaceable, ephemeral nor
 /// addressable) whose ids are distinct, inside the writer's open transaction, in a few
-/// statements for the lot: per chunk one multi-row `INSERT … ON CONFLICT (id) DO NOTHING
-/// RETURNING id` (an id already stored is skipped), then one multi-row INSERT of the stored
-/// events' tags. Returns, per event, whether it was stored (`false`: its id was already
-/// stored). Errors: `created_at > i64::MAX` ([`StorageError::OutOfRange`]), or a database
-/// error; the caller rolls back to its savepoint either way.
+/// statements for the lot: which ids are already stored, then one multi-row INSERT of the
+/// others and one of their tags, per chunk. Returns, per event, whether it was stored (`false`:
+/// its id was already stored). Errors: `created_at > i64::MAX` ([`StorageError::OutOfRange`]),
+/// or a database error; the caller rolls back to its savepoint either way.
 pub(crate) async fn insert_new(conn: &mut SqliteConnection, events: &[&Event]) -> Result<Vec<bool>, StorageError> {
     let mut stored = Vec::with_capacity(events.len());
     for chunk in events.chunks(INSERT_CHUNK) {
         let created: Vec<i64> = chunk.iter().map(|e| to_i64("created_at", e.created_at)).collect::<Result<_, _>>()?;
-        let raws: Vec<String> = chunk.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT id FROM events WHERE id IN (");
+        let mut list = qb.separated(", ");
+        for e in chunk {
+            list.push_bind(e.id.as_str());
+        }
+        list.push_unseparated(")");
+        let known: HashSet<String> =
+            qb.build_query_scalar().persistent(false).fetch_all(&mut *conn).await?.into_iter().collect();
+        let fresh: Vec<(&Event, i64)> =
+            chunk.iter().zip(created).filter(|(e, _)| !known.contains(&e.id)).map(|(e, at)| (*e, at)).collect();
+        stored.extend(chunk.iter().map(|e| !known.contains(&e.id)));
+        if fresh.is_empty() {
+            continue;
+        }
+        let raws: Vec<String> = fresh.iter().map(|(e, _)| serde_json::to_string(e)).collect::<Result<_, _>>()?;
         let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO events (id, pubkey, created_at, kind, d_tag, raw) ");
-        qb.push_values(chunk.iter().zip(created).zip(&raws), |mut row, ((e, at), raw)| {
+        qb.push_values(fresh.iter().zip(&raws), |mut row, ((e, at), raw)| {
             row.push_bind(e.id.as_str())
                 .push_bind(e.pubkey.as_str())
-                .push_bind(at)
+                .push_bind(*at)
                 .push_bind(i64::from(e.kind))
                 .push_bind(None::<&str>)
                 .push_bind(raw.as_str());
         });
-        qb.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
-        let inserted: HashSet<String> = qb
-            .build_query_scalar()
-            .persistent(chunk.len() <= CACHED_ROWS)
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .collect();
-        stored.extend(chunk.iter().map(|e| inserted.contains(&e.id)));
-        let tags: Vec<(&str, &str, &str)> = chunk
+        qb.build().persistent(false).execute(&mut *conn).await?;
+        let tags: Vec<(&str, &str, &str)> = fresh
             .iter()
-            .filter(|e| inserted.contains(&e.id))
-            .flat_map(|e| indexed_tags(e).into_iter().map(move |(name, value)| (e.id.as_str(), name, value)))
+            .flat_map(|(e, _)| indexed_tags(e).into_iter().map(move |(name, value)| (e.id.as_str(), name, value)))
             .collect();
         for rows in tags.chunks(TAG_CHUNK) {
             let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO event_tags (event_id, name, value) ");
             qb.push_values(rows, |mut row, (id, name, value)| {
                 row.push_bind(*id).push_bind(*name).push_bind(*value);
             });
-            qb.build().persistent(rows.len() <= CACHED_ROWS).execute(&mut *conn).await?;
+            qb.build().persistent(false).execute(&mut *conn).await?;
         }
     }
     Ok(stored)

@@ -4,47 +4,38 @@ use crate::error::{to_i64, to_u64, to_u8};
 use crate::{Account, LedgerEntry, LedgerOutcome, StorageError};
 
 crate::backends::for_each_backend! {
-    /// Apply [`crate::Op::Ledger`] inside the writer's open transaction: one query reads the
-    /// account and whether the reference is journaled, then the entry is inserted and the
-    /// balance written (a new account is inserted with it).
+    /// Apply [`crate::Op::Ledger`] inside the writer's open transaction.
     pub(crate) async fn apply(conn: &mut Conn, e: &LedgerEntry) -> Result<LedgerOutcome, StorageError> {
         let created_at = to_i64("created_at", e.created_at)?;
-        let (code, scale, balance, updated_at, seen): (Option<String>, Option<i64>, Option<i64>, Option<i64>, bool) =
-            sqlx::query_as(
-                "SELECT a.asset_code, a.asset_scale, a.balance, a.updated_at, \
-                 EXISTS (SELECT 1 FROM ledger_entries WHERE account = $1 AND reference = $2) \
-                 FROM (SELECT 1 AS one) AS one LEFT JOIN accounts a ON a.id = $1",
-            )
+        let account: Option<(String, i64, i64, i64)> =
+            sqlx::query_as("SELECT asset_code, asset_scale, balance, updated_at FROM accounts WHERE id = $1")
+                .bind(&e.account)
+                .fetch_optional(&mut *conn)
+                .await?;
+
+        let seen: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM ledger_entries WHERE account = $1 AND reference = $2")
             .bind(&e.account)
             .bind(&e.reference)
-            .fetch_one(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?;
-        let account = match (code, scale, balance, updated_at) {
-            (Some(code), Some(scale), Some(balance), Some(updated_at)) => Some((code, scale, balance, updated_at)),
-            _ => None,
-        };
-        if seen {
+        if seen.is_some() {
             let balance = account.map_or(0, |a| a.2);
             return Ok(LedgerOutcome::Duplicate { balance });
         }
-        let new_balance = |balance: i64| {
-            balance.checked_add(e.delta).ok_or_else(|| StorageError::BalanceOverflow { account: e.account.clone() })
-        };
-        let new_balance = match account {
+
+        let (balance, updated_at) = match account {
             None => {
-                let new_balance = new_balance(0)?;
                 sqlx::query(
                     "INSERT INTO accounts (id, asset_code, asset_scale, balance, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                     VALUES ($1, $2, $3, 0, $4)",
                 )
                 .bind(&e.account)
                 .bind(&e.asset_code)
                 .bind(i64::from(e.asset_scale))
-                .bind(new_balance)
                 .bind(created_at)
                 .execute(&mut *conn)
                 .await?;
-                new_balance
+                (0, created_at)
             }
             Some((code, scale, balance, updated_at)) => {
                 let scale = to_u8("asset_scale", scale)?;
@@ -57,16 +48,12 @@ crate::backends::for_each_backend! {
                         entry_scale: e.asset_scale,
                     });
                 }
-                let new_balance = new_balance(balance)?;
-                sqlx::query("UPDATE accounts SET balance = $1, updated_at = $2 WHERE id = $3")
-                    .bind(new_balance)
-                    .bind(updated_at.max(created_at))
-                    .bind(&e.account)
-                    .execute(&mut *conn)
-                    .await?;
-                new_balance
+                (balance, updated_at.max(created_at))
             }
         };
+        let new_balance =
+            balance.checked_add(e.delta).ok_or_else(|| StorageError::BalanceOverflow { account: e.account.clone() })?;
+
         sqlx::query(
             "INSERT INTO ledger_entries \
              (account, asset_code, asset_scale, delta, reference, memo, created_at, balance_after) \
@@ -82,6 +69,12 @@ crate::backends::for_each_backend! {
         .bind(new_balance)
         .execute(&mut *conn)
         .await?;
+        sqlx::query("UPDATE accounts SET balance = $1, updated_at = $2 WHERE id = $3")
+            .bind(new_balance)
+            .bind(updated_at)
+            .bind(&e.account)
+            .execute(&mut *conn)
+            .await?;
         Ok(LedgerOutcome::Applied { balance: new_balance })
     }
 

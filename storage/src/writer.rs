@@ -380,14 +380,14 @@ fn only_regular_events(ops: &[Op]) -> bool {
     !ops.is_empty() && ops.iter().all(|op| regular_event(op).is_some())
 }
 
-/// A submission's ops in order; each run of events of regular kinds (even of one: a single
-/// statement for it) in one [`WriteConn::insert_regular`]. The first error ends it (the caller rolls back).
+/// A submission's ops in order; each run of events of regular kinds in one
+/// [`WriteConn::insert_regular`]. The first error ends it (the caller rolls back).
 async fn apply_ops<C: WriteConn>(conn: &mut C, ops: &[Op]) -> Result<Vec<OpOutcome>, StorageError> {
     let mut out = Vec::with_capacity(ops.len());
     let mut i = 0;
     while i < ops.len() {
         let run: Vec<&Event> = ops[i..].iter().map_while(regular_event).collect();
-        if !run.is_empty() {
+        if run.len() > 1 {
             out.extend(conn.insert_regular(&run).await?.into_iter().map(OpOutcome::Event));
             i += run.len();
         } else {

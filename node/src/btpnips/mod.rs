@@ -11,7 +11,6 @@
 //! Every packet's effects (events, subscription records, the ledger credit) are committed
 //! in one storage submission before the receiver fulfills: a Fulfill means committed.
 pub mod paid_publish;
-mod persist;
 mod publisher;
 mod subscriber;
 
@@ -39,8 +38,6 @@ pub struct Subscriptions {
     /// refused our REQ): local client sessions pass it on as CLOSED to their REQs for that
     /// author, so a client never silently stops receiving.
     upstream_closed: tokio::sync::broadcast::Sender<UpstreamClosed>,
-    /// Writes of subscription records outside packet commits, coalesced per subscription.
-    persister: Arc<persist::Persister>,
 }
 
 /// An outbound subscription that ended for good: the author whose events it carried and the
@@ -59,7 +56,6 @@ impl Default for Subscriptions {
             inbound: Mutex::default(),
             outbound: Mutex::default(),
             upstream_closed: tokio::sync::broadcast::channel(64).0,
-            persister: Arc::default(),
         }
     }
 }

@@ -889,9 +889,13 @@ fn send_framed(
     }
 }
 
-/// Write `record` soon, coalesced with other writes of its subscription ([`super::persist`]).
 fn persist(node: &Arc<Node>, record: SubscriptionRecord) {
-    node.subs.persister.persist(node.storage.writer(), record);
+    let node = node.clone();
+    tokio::spawn(async move {
+        if let Err(e) = node.storage.writer().submit(vec![Op::UpsertSubscription(record)]).await {
+            tracing::error!(error = %e, "could not persist subscription");
+        }
+    });
 }
 
 /// Advance a record's revision and update time (storage keeps the highest revision).

@@ -649,19 +649,12 @@ pub(super) fn after_commit(node: &Arc<Node>, a: After) {
 pub const PAYMENTS_IN_FLIGHT: u32 = 4;
 
 /// Pay the publisher's node for delivered events, in aggregate: each payment covers all that
-/// was delivered and not yet paid when it starts (after [`PAY_AFTER`] while little is owed),
-/// and up to [`PAYMENTS_IN_FLIGHT`] run at once,
+/// was delivered and not yet paid when it starts, and up to [`PAYMENTS_IN_FLIGHT`] run at once,
 /// so what is delivered while one is in flight goes into the next (one Prepare per batch, not
 /// one per event). A failed payment puts its amount back and is retried after
 /// [`PAY_RETRY`]; the publisher pauses delivery at its credit meanwhile.
 async fn pay_delivered(node: &Arc<Node>, author: &str) {
     loop {
-        // A trickle is paid in aggregate: under a quarter of the credit owed, let what is
-        // delivered in the next PAY_AFTER join this payment.
-        let small = node.subs.outbound.lock().expect("poisoned").get(author).is_some_and(|s| s.unpaid < s.credit / 4);
-        if small {
-            tokio::time::sleep(PAY_AFTER).await;
-        }
         let job = {
             let mut map = node.subs.outbound.lock().expect("poisoned");
             let Some(s) = map.get_mut(author) else { return };
@@ -704,15 +697,14 @@ async fn pay_delivered(node: &Arc<Node>, author: &str) {
     }
 }
 
-/// How long a payment for delivered events waits for more deliveries to join it while less
-/// than a quarter of the publisher's credit is owed (a trickle of deliveries would otherwise
-/// cost a payment, and its commits on every node of the path, per delivery).
-pub const PAY_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
-
 /// Wait before retrying a failed payment for delivered events.
 pub const PAY_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Write `record` soon, coalesced with other writes of its subscription ([`super::persist`]).
 fn persist(node: &Arc<Node>, record: SubscriptionRecord) {
-    node.subs.persister.persist(node.storage.writer(), record);
+    let node = node.clone();
+    tokio::spawn(async move {
+        if let Err(e) = node.storage.writer().submit(vec![Op::UpsertSubscription(record)]).await {
+            tracing::error!(error = %e, "could not persist subscription");
+        }
+    });
 }
