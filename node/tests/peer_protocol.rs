@@ -243,24 +243,30 @@ async fn delivery_pauses_at_the_credit_resumes_on_payment_and_closes_after_the_g
     alice.shutdown();
 }
 
+/// A test peer as a publisher that Alice's node subscribes to: Alice's own client sends
+/// `REQ` for its pubkey, her node sends the REQ to the peer. Returns the peer, the
+/// subscription id of that REQ, and the client (keep it open: it holds the subscription).
+async fn subscribed_publisher(alice: &Arc<Node>, secret: [u8; 32]) -> (Peer, String, impl Sized) {
+    let (mut publisher, _) = connect(alice, secret, None).await;
+    let publisher_hex = hex::encode(publisher.pubkey);
+    let relay = alice.bound.lock().unwrap().relay.unwrap();
+    let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{relay}")).await.unwrap();
+    let req = format!(r#"["REQ","c1",{{"authors":["{publisher_hex}"]}}]"#);
+    client.send(Message::text(req)).await.unwrap();
+    let got = receive_messages(&mut publisher, alice, |m| m.iter().any(|x| x.starts_with(r#"["REQ""#))).await;
+    let sub_id = match ClientMessage::parse(&got[0]).unwrap() {
+        ClientMessage::Req { subscription_id, .. } => subscription_id,
+        other => panic!("{other:?}"),
+    };
+    (publisher, sub_id, client)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_delivered_by_a_publisher_are_verified_before_storage() {
     let dir = tempfile::tempdir().unwrap();
     let alice = start_alice(dir.path()).await;
     let publisher_secret = [0x48u8; 32];
-    let (mut publisher, _) = connect(&alice, publisher_secret, None).await;
-    let publisher_hex = hex::encode(publisher.pubkey);
-
-    // Alice's own client asks her node for the publisher's events: her node subscribes.
-    let relay = alice.bound.lock().unwrap().relay.unwrap();
-    let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{relay}")).await.unwrap();
-    let req = format!(r#"["REQ","c1",{{"authors":["{publisher_hex}"]}}]"#);
-    client.send(Message::text(req)).await.unwrap();
-    let got = receive_messages(&mut publisher, &alice, |m| m.iter().any(|x| x.starts_with(r#"["REQ""#))).await;
-    let sub_id = match ClientMessage::parse(&got[0]).unwrap() {
-        ClientMessage::Req { subscription_id, .. } => subscription_id,
-        other => panic!("{other:?}"),
-    };
+    let (mut publisher, sub_id, _client) = subscribed_publisher(&alice, publisher_secret).await;
 
     let tag = [6u8; 8];
     let good =
@@ -308,17 +314,7 @@ async fn deliveries_in_flight_together_get_their_own_answers() {
     let dir = tempfile::tempdir().unwrap();
     let alice = start_alice(dir.path()).await;
     let publisher_secret = [0x4au8; 32];
-    let (mut publisher, _) = connect(&alice, publisher_secret, None).await;
-    let publisher_hex = hex::encode(publisher.pubkey);
-    let relay = alice.bound.lock().unwrap().relay.unwrap();
-    let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{relay}")).await.unwrap();
-    let req = format!(r#"["REQ","c1",{{"authors":["{publisher_hex}"]}}]"#);
-    client.send(Message::text(req)).await.unwrap();
-    let got = receive_messages(&mut publisher, &alice, |m| m.iter().any(|x| x.starts_with(r#"["REQ""#))).await;
-    let sub_id = match ClientMessage::parse(&got[0]).unwrap() {
-        ClientMessage::Req { subscription_id, .. } => subscription_id,
-        other => panic!("{other:?}"),
-    };
+    let (mut publisher, sub_id, _client) = subscribed_publisher(&alice, publisher_secret).await;
     let tag = [9u8; 8];
     let event = |i: u64| {
         protocol::nostr::Event::sign(

@@ -241,17 +241,29 @@ impl Receiver {
     /// Handle a packet, or park it while its data waits for earlier bytes; then handle every
     /// parked packet the progress made ready, in offset order.
     async fn offer(&mut self, p: Packet, parked: &mut VecDeque<Parked>) {
-        let starts = self.data_starts(&p.prepare);
-        if self.after_gap(&starts) {
-            if parked.len() >= MAX_PARKED {
-                let _ = p.reply.send(Err(self.out_of_order(&p.prepare)));
-            } else {
-                parked.push_back(Parked { until: tokio::time::Instant::now() + PARK_FOR, starts, packet: p });
-            }
-            return;
-        }
+        let Some(p) = self.park_if_after_gap(p, parked) else { return };
         let out = self.handle(p.from, p.prepare).await;
         let _ = p.reply.send(out);
+        self.handle_ready(parked).await;
+    }
+
+    /// Park `p` if its data starts after a gap (or refuse it `R00` when [`MAX_PARKED`] are
+    /// parked already); otherwise give it back to be handled now.
+    fn park_if_after_gap(&self, p: Packet, parked: &mut VecDeque<Parked>) -> Option<Packet> {
+        let starts = self.data_starts(&p.prepare);
+        if !self.after_gap(&starts) {
+            return Some(p);
+        }
+        if parked.len() >= MAX_PARKED {
+            let _ = p.reply.send(Err(self.out_of_order(&p.prepare)));
+        } else {
+            parked.push_back(Parked { until: tokio::time::Instant::now() + PARK_FOR, starts, packet: p });
+        }
+        None
+    }
+
+    /// Handle every parked packet whose gap is filled, in the order they become ready.
+    async fn handle_ready(&mut self, parked: &mut VecDeque<Parked>) {
         while let Some(i) = parked.iter().position(|q| !self.after_gap(&q.starts)) {
             let q = parked.remove(i).expect("index in range").packet;
             let out = self.handle(q.from, q.prepare).await;
@@ -340,15 +352,7 @@ impl Receiver {
                     None => break,
                 },
             };
-            let starts = self.data_starts(&p.prepare);
-            if self.after_gap(&starts) {
-                if parked.len() >= MAX_PARKED {
-                    let _ = p.reply.send(Err(self.out_of_order(&p.prepare)));
-                } else {
-                    parked.push_back(Parked { until: tokio::time::Instant::now() + PARK_FOR, starts, packet: p });
-                }
-                continue;
-            }
+            let Some(p) = self.park_if_after_gap(p, parked) else { continue };
             match self.stage(p.from.clone(), &p.prepare).await {
                 Err(reject) => {
                     let _ = p.reply.send(Err(reject));
@@ -400,11 +404,7 @@ impl Receiver {
         for p in queue {
             self.offer(p, parked).await;
         }
-        while let Some(i) = parked.iter().position(|q| !self.after_gap(&q.starts)) {
-            let q = parked.remove(i).expect("index in range").packet;
-            let out = self.handle(q.from, q.prepare).await;
-            let _ = q.reply.send(out);
-        }
+        self.handle_ready(parked).await;
     }
 
     /// Check a packet (decryption, type, condition, amount, the credit reservation) and apply
